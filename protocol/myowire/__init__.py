@@ -1,0 +1,1 @@
+"""myowire: the myostride wire format, shared by node firmware and host."""

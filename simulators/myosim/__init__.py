@@ -1,0 +1,1 @@
+"""myosim: the simulated walking patient, node clocks, virtual air and bleak backend."""
