@@ -48,6 +48,7 @@ HEADER_SIZE = const(16)
 CRC_SIZE = const(2)
 OVERHEAD = const(18)
 MAX_COUNT = const(255)
+MAX_FRAME = const(1024)  # longest valid frame in bytes (header + payload + CRC)
 MAX_CHANNELS = const(16)
 BROADCAST = const(0xFF)
 
@@ -82,6 +83,16 @@ COMMAND_NAMES = {
 # Argument bytes after the opcode; CONFIGURE has a variable label tail.
 CONFIGURE_FIXED_SIZE = const(10)  # u16 emg_hz, u8 highpass_hz, u8 powerline_hz, u16 imu_hz, u8 node_id, u8 flags, u8 reserved, u8 label_len
 _CMD_ARG_SIZES = {1: 0, 2: 0, 4: 0, 5: 8, 6: 0, 7: 1, 8: 0}
+# C_CONFIGURE flags: 0 in a numeric field means "unchanged", so switching a
+# feature off needs an explicit bit.
+CFG_POWERLINE_OFF = const(0x01)  # turn powerline removal off (powerline_hz must be 0)
+CFG_IMU_OFF = const(0x02)  # stop IMU sampling (imu_hz must be 0)
+CFG_CLEAR_LABEL = const(0x04)  # set the label to "" (label_len must be 0)
+
+# STATUS filter_flags: what the node's filter chain is doing now.
+FF_HIGHPASS = const(0x01)  # high-pass on (highpass_hz gives the corner)
+FF_POWERLINE = const(0x02)  # powerline removal on (powerline_hz gives the frequency)
+FF_HIGHPASS_4TH = const(0x04)  # high-pass is 4th order (else 2nd)
 
 # ACK status codes.
 ACK_OK = const(0)
@@ -206,9 +217,25 @@ def seal_into(buf, length):
     return length + 2
 
 
+def _check_field(name, value, top):
+    if value < 0 or value > top:
+        raise WireError("%s %d is outside 0-%d" % (name, value, top))
+
+
 def encode_frame(ftype, node_id, seq, t0_us, payload, count=0, encoding=0):
-    """A complete frame as bytes (allocates; the firmware's hot path uses pack_header_into)."""
+    """A complete frame as bytes (allocates; the firmware's hot path uses pack_header_into).
+
+    Out-of-range fields raise WireError: MicroPython's struct would otherwise
+    truncate them silently and the frame would carry a different value.
+    """
     n = len(payload)
+    _check_field("node id", node_id, 0xFF)
+    _check_field("count", count, MAX_COUNT)
+    _check_field("encoding", encoding, 0xFF)
+    _check_field("seq", seq, 0xFFFFFFFF)
+    _check_field("t0_us", t0_us, 0xFFFFFFFFFFFFFFFF)
+    if n + OVERHEAD > MAX_FRAME:
+        raise WireError("frame of %d bytes exceeds the %d-byte maximum" % (n + OVERHEAD, MAX_FRAME))
     buf = bytearray(HEADER_SIZE + n + CRC_SIZE)
     pack_header_into(buf, ftype, node_id, encoding, count, seq, t0_us)
     buf[HEADER_SIZE : HEADER_SIZE + n] = payload
@@ -224,11 +251,64 @@ def emg_samples_per_frame(payload_max, channels=1):
     return n if n > 0 else 0
 
 
+FRAG_TARGET = const(256)  # largest frame built on purpose to be sent as fragments
+
+
+def emg_samples_for_mtu(mtu, channels=1):
+    """EMG samples (per channel) per frame a node uses at a negotiated ATT MTU.
+
+    Notifications carry mtu-3 bytes. A frame that fills one notification is
+    used (113 samples at MTU 247) unless a frame of up to FRAG_TARGET bytes
+    cut into whole fragments carries a larger share of sample bytes: at
+    MTU 23 one frame per notification would hold 1 sample, fragments give 117.
+    """
+    room = mtu - 3
+    step = room - FRAG_HEADER
+    if step < 1:
+        raise WireError("MTU %d is too small to carry fragments" % mtu)
+    whole = emg_samples_per_frame(room, channels)
+    frame_max = (FRAG_TARGET // step) * step
+    if frame_max <= room:  # fragments cannot do better than one notification
+        return whole
+    split = emg_samples_per_frame(frame_max, channels)
+    # Compare sample bytes per air byte exactly (cross-multiplied, integers only).
+    air_whole = OVERHEAD + 2 * channels * whole
+    air_split = notifications_for(OVERHEAD + 2 * channels * split, mtu)[1]
+    if whole * air_split >= split * air_whole:
+        return whole
+    return split
+
+
+def notifications_for(frame_len, mtu):
+    """(notifications, bytes) on the air for one frame of frame_len bytes at an MTU."""
+    room = mtu - 3
+    if frame_len <= room:
+        return 1, frame_len
+    step = room - FRAG_HEADER
+    k = (frame_len + step - 1) // step
+    return k, frame_len + k * FRAG_HEADER
+
+
+def emg_efficiency(mtu, channels=1):
+    """Share of notification bytes that are EMG sample bytes at an MTU (0..1)."""
+    count = emg_samples_for_mtu(mtu, channels)
+    sample_bytes = 2 * count * channels
+    _, air = notifications_for(OVERHEAD + sample_bytes, mtu)
+    return sample_bytes / air
+
+
 def encode_emg(node_id, seq, t0_us, samples, channels=1):
     """samples: sequence of int16, interleaved by channel."""
     if channels < 1 or channels > MAX_CHANNELS:
         raise WireError("channels must be 1-16, got %d" % channels)
+    if len(samples) % channels:
+        raise WireError("%d samples do not split into %d channels" % (len(samples), channels))
     count = len(samples) // channels
+    if count < 1:
+        raise WireError("an EMG frame needs at least one sample")
+    for v in samples:
+        if v < -32768 or v > 32767:
+            raise WireError("EMG sample %d is outside int16" % v)
     payload = struct.pack("<%dh" % len(samples), *samples)
     return encode_frame(T_EMG, node_id, seq, t0_us, payload, count, ((channels - 1) << 4) | FMT_I16)
 
@@ -237,15 +317,27 @@ def encode_imu(node_id, seq, t0_us, samples):
     """samples: sequence of (ax, ay, az, gx, gy, gz) int16 tuples (mg, 0.1 deg/s)."""
     flat = []
     for s in samples:
+        if len(s) != 6:
+            raise WireError("an IMU sample has 6 values (ax ay az gx gy gz), got %d" % len(s))
         flat.extend(s)
+    if not flat:
+        raise WireError("an IMU frame needs at least one sample")
+    for v in flat:
+        if v < -32768 or v > 32767:
+            raise WireError("IMU value %d is outside int16" % v)
     payload = struct.pack("<%dh" % len(flat), *flat)
     return encode_frame(T_IMU, node_id, seq, t0_us, payload, len(samples), (5 << 4) | FMT_I16)
 
 
 def encode_foot(node_id, seq, t0_us, events):
     """events: sequence of (offset_us, input, level)."""
+    if not events:
+        raise WireError("a footswitch frame needs at least one event")
     payload = bytearray(FOOT_EVENT_SIZE * len(events))
     for i, (off, inp, lvl) in enumerate(events):
+        _check_field("event offset_us", off, 0xFFFFFFFF)
+        _check_field("footswitch input", inp, 0xFF)
+        _check_field("footswitch level", lvl, 0xFF)
         struct.pack_into("<IBB", payload, i * FOOT_EVENT_SIZE, off, inp, lvl)
     return encode_frame(T_FOOT, node_id, seq, t0_us, payload, len(events))
 
@@ -256,6 +348,12 @@ def encode_status(node_id, seq, t0_us, st):
     if len(label) > MAX_LABEL:
         raise WireError("label longer than %d bytes" % MAX_LABEL)
     fw = st.get("firmware", (0, 0, 0))
+    if len(fw) != 3:
+        raise WireError("firmware version needs 3 numbers, got %d" % len(fw))
+    for name, top in _STATUS_RANGES:
+        _check_field(name, st.get(name, 0), top)
+    for v in fw:
+        _check_field("firmware version part", v, 0xFF)
     payload = bytearray(STATUS_FIXED_SIZE + len(label))
     struct.pack_into(
         _STATUS,
@@ -282,18 +380,49 @@ def encode_status(node_id, seq, t0_us, st):
     return encode_frame(T_STATUS, node_id, seq, t0_us, payload)
 
 
+_STATUS_RANGES = (
+    ("battery_mv", 0xFFFF),
+    ("battery_pct", 100),
+    ("flags", 0xFF),
+    ("selftest", 0xFF),
+    ("emg_hz", 0xFFFF),
+    ("imu_hz", 0xFFFF),
+    ("highpass_hz", 0xFF),
+    ("powerline_hz", 0xFF),
+    ("nv_per_lsb", 0xFFFF),
+    ("overrun_samples", 0xFFFFFFFF),
+    ("oldest_seq", 0xFFFFFFFF),
+    ("filter_flags", 0xFF),
+)
+
+
+def _utf8_prefix(text, limit):
+    """text encoded as UTF-8, cut to at most limit bytes without splitting a character."""
+    b = text.encode()
+    if len(b) <= limit:
+        return b
+    end = limit
+    while end > 0 and (b[end] & 0xC0) == 0x80:  # b[end] continues a character: back off
+        end -= 1
+    return b[:end]
+
+
 def encode_sync_reply(node_id, cmd_id, t1_us, t2_us, t3_us):
     payload = struct.pack(_SYNC, t1_us, t2_us, t3_us)
     return encode_frame(T_SYNC, node_id, cmd_id, t3_us, payload)
 
 
 def encode_ack(node_id, cmd_id, t0_us, opcode, status, value=0, message=""):
-    msg = message.encode()[:MAX_MESSAGE]
+    msg = _utf8_prefix(message, MAX_MESSAGE)
+    _check_field("opcode", opcode, 0xFF)
+    _check_field("ack status", status, 0xFF)
+    _check_field("ack value", value, 0xFFFFFFFF)
     payload = struct.pack(_ACK, opcode, status, value) + msg
     return encode_frame(T_ACK, node_id, cmd_id, t0_us, payload)
 
 
 def encode_command(node_id, cmd_id, host_us, opcode, args=b""):
+    _check_field("opcode", opcode, 0xFF)
     payload = bytes([opcode]) + bytes(args)
     return encode_frame(T_CMD, node_id, cmd_id, host_us, payload)
 
@@ -303,11 +432,56 @@ def configure_args(emg_hz, highpass_hz, powerline_hz, imu_hz, label="", new_node
     lab = label.encode()
     if len(lab) > MAX_LABEL:
         raise WireError("label longer than %d bytes" % MAX_LABEL)
+    _check_field("emg_hz", emg_hz, 0xFFFF)
+    _check_field("highpass_hz", highpass_hz, 0xFF)
+    _check_field("powerline_hz", powerline_hz, 0xFF)
+    _check_field("imu_hz", imu_hz, 0xFFFF)
+    _check_field("new node id", new_node_id, 0xFF)
+    _check_field("configure flags", flags, 0xFF)
     return struct.pack("<HBBHBBBB", emg_hz, highpass_hz, powerline_hz, imu_hz, new_node_id, flags, 0, len(lab)) + lab
 
 
 def resend_args(first_seq, last_seq):
+    """Argument bytes of C_RESEND: the inclusive range first_seq..last_seq."""
+    _check_field("first_seq", first_seq, 0xFFFFFFFF)
+    _check_field("last_seq", last_seq, 0xFFFFFFFF)
     return struct.pack("<II", first_seq, last_seq)
+
+
+def encode_dict(d):
+    """Re-encode a dict as decode_frame returns it (used for byte-exact round trips)."""
+    t = d["type"]
+    node = d["node_id"]
+    seq = d["seq"]
+    t0 = d["t0_us"]
+    if t == "emg":
+        return encode_emg(node, seq, t0, d["samples"], d.get("channels", 1))
+    if t == "imu":
+        return encode_imu(node, seq, t0, d["samples"])
+    if t == "foot":
+        return encode_foot(node, seq, t0, d["events"])
+    if t == "status":
+        return encode_status(node, seq, t0, d)
+    if t == "sync":
+        if d["t3_us"] != t0:
+            raise WireError("a time-sync reply's t0_us is its t3_us")
+        return encode_sync_reply(node, seq, d["t1_us"], d["t2_us"], d["t3_us"])
+    if t == "ack":
+        return encode_ack(node, seq, t0, d["opcode"], d["status"], d["value"], d["message"])
+    if t == "cmd":
+        op = d["opcode"]
+        if op == C_CONFIGURE:
+            args = configure_args(
+                d["emg_hz"], d["highpass_hz"], d["powerline_hz"], d["imu_hz"], d["label"], d["new_node_id"], d["flags"]
+            )
+        elif op == C_RESEND:
+            args = resend_args(d["first_seq"], d["last_seq"])
+        elif op == C_IDENTIFY:
+            args = bytes([d["seconds"]])
+        else:
+            args = b""
+        return encode_command(node, seq, t0, op, args)
+    raise WireError("unknown frame type %r" % (t,))
 
 
 # ---------------------------------------------------------------- decoding
@@ -321,6 +495,8 @@ def check_frame(frame):
     n = len(frame)
     if n < OVERHEAD:
         raise WireError("truncated frame: %d bytes, a frame has at least %d" % (n, OVERHEAD))
+    if n > MAX_FRAME:
+        raise WireError("frame of %d bytes exceeds the %d-byte maximum" % (n, MAX_FRAME))
     vt, node_id, enc, count, seq, t0 = struct.unpack_from(_HDR, frame, 0)
     ver = vt >> 4
     ftype = vt & 0x0F
@@ -341,16 +517,20 @@ def check_frame(frame):
         if ftype == T_IMU and ch != 6:
             raise WireError("IMU frame must carry 6 axes, header says %d" % ch)
         if count == 0:
-            raise WireError("sample frame with zero samples")
+            raise WireError("absurd sample count: a sample frame with zero samples")
         if plen != want_len:
             raise WireError(
                 "length mismatch: %d samples x %d channels need %d payload bytes, frame has %d"
                 % (count, ch, want_len, plen)
             )
     elif ftype == T_FOOT:
+        if count == 0:
+            raise WireError("absurd event count: a footswitch frame with zero events")
         if plen != count * FOOT_EVENT_SIZE:
             raise WireError("length mismatch: %d events need %d bytes, frame has %d" % (count, count * FOOT_EVENT_SIZE, plen))
-    elif ftype == T_STATUS:
+    elif count != 0:
+        raise WireError("absurd count %d: a %s frame has count 0" % (count, TYPE_NAMES[ftype]))
+    if ftype == T_STATUS:
         if plen < STATUS_FIXED_SIZE:
             raise WireError("status payload too short: %d bytes" % plen)
         lab = frame[HEADER_SIZE + STATUS_FIXED_SIZE - 1]
@@ -414,7 +594,10 @@ def decode_frame(frame):
         out["opcode"] = op
         out["status"] = status
         out["value"] = value
-        out["message"] = bytes(frame[p + ACK_FIXED_SIZE : len(frame) - CRC_SIZE]).decode()
+        try:
+            out["message"] = bytes(frame[p + ACK_FIXED_SIZE : len(frame) - CRC_SIZE]).decode()
+        except Exception:
+            raise WireError("ack message is not valid UTF-8")
     elif ftype == T_CMD:
         out.update(decode_command_payload(frame, p, len(frame) - CRC_SIZE))
     return out
@@ -499,7 +682,7 @@ def fragment(frame, payload_max):
 class Reassembler:
     """Rebuilds frames from notifications; drops a frame if a fragment is missing."""
 
-    def __init__(self, max_frame=1024):
+    def __init__(self, max_frame=MAX_FRAME):
         self.buf = bytearray()
         self.expect = -1  # next fragment index, -1 when not inside a frame
         self.max_frame = max_frame

@@ -39,6 +39,12 @@ def node_name(node_id):
 
 def manufacturer_payload(node_id, fw, battery_pct, proto_version=1):
     """Bytes after the company id: magic, proto version, node id, fw major/minor/patch, battery %."""
+    for name, v, top in (("node id", node_id, 255), ("battery_pct", battery_pct, 100), ("proto_version", proto_version, 15)):
+        if v < 0 or v > top:
+            raise ValueError("%s %d is outside 0-%d" % (name, v, top))
+    for v in fw:
+        if v < 0 or v > 255:
+            raise ValueError("firmware version part %d is outside 0-255" % v)
     return struct.pack("<BBBBBBB", MANUFACTURER_MAGIC, proto_version, node_id, fw[0], fw[1], fw[2], battery_pct)
 
 
