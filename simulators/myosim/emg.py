@@ -1,0 +1,185 @@
+"""Surface EMG synthesis: what one electrode pair and its front end would record.
+
+Model (standard for testing onset detectors, e.g. Bonato 1998, Kowalski 2021):
+zero-mean Gaussian noise with a surface-EMG spectrum (Shwedyk PSD, median ~60-110 Hz
+depending on the muscle), amplitude-modulated by the muscle's activation envelope
+(raised-cosine rise/fall, burst-to-burst amplitude variation), plus baseline noise
+at a chosen SNR, powerline hum, low-frequency motion artefacts at foot contact,
+then quantised to 16-bit ADC codes. The carrier noise is generated per sample
+index, the envelope, hum and artefacts at each sample's *global* time, so a
+drifting node clock shifts timing exactly as a real crystal would.
+
+`synthesize_trial` is the firmware-free entry point for analysis benchmarks.
+"""
+
+import numpy as np
+
+from myostride.muscles import SIDES, check_muscle
+
+from .patient import GAIT_MUSCLES, PEAK_RMS_UV, SPECTRUM_HZ, Patient
+
+RISE_S = 0.030  # activation rise (raised cosine), seconds
+FALL_S = 0.040
+ARTIFACT_UV = {"shank": 90.0, "thigh": 40.0}  # heel-strike transient peak
+SHANK_MUSCLES = ("tibialis_anterior", "gastrocnemius_medialis", "gastrocnemius_lateralis", "soleus", "peroneus_longus")
+FRONT_END_BAND_HZ = (10.0, 500.0)  # baseline noise band of the analog front end
+
+
+def segment_of(muscle):
+    return "shank" if muscle in SHANK_MUSCLES else "thigh"
+
+
+def semg_psd(f_hz, fl_hz, fh_hz):
+    """Shwedyk et al. (1977) surface-EMG power spectrum shape (unnormalised)."""
+    f2 = np.asarray(f_hz, dtype=float) ** 2
+    return fh_hz ** 4 * f2 / ((f2 + fl_hz ** 2) * (f2 + fh_hz ** 2) ** 2)
+
+
+def shaped_noise(n, fs_hz, rng, fl_hz, fh_hz):
+    """Unit-variance Gaussian noise of length n with the sEMG spectrum (FFT shaping)."""
+    if n == 0:
+        return np.zeros(0)
+    spec = np.fft.rfft(rng.standard_normal(n))
+    f = np.fft.rfftfreq(n, 1.0 / fs_hz)
+    x = np.fft.irfft(spec * np.sqrt(semg_psd(f, fl_hz, fh_hz)), n)
+    return x / (x.std() or 1.0)
+
+
+def band_noise(n, fs_hz, rng, band_hz=FRONT_END_BAND_HZ):
+    """Unit-variance Gaussian noise band-limited to the front end's pass band."""
+    if n == 0:
+        return np.zeros(0)
+    spec = np.fft.rfft(rng.standard_normal(n))
+    f = np.fft.rfftfreq(n, 1.0 / fs_hz)
+    spec[(f < band_hz[0]) | (f > band_hz[1])] = 0.0
+    x = np.fft.irfft(spec, n)
+    return x / (x.std() or 1.0)
+
+
+def activation_envelope_uv(t_s, bursts):
+    """Activation envelope (RMS uV) at sorted times t_s for a list of Burst.
+
+    Inside a burst: raised-cosine rise over RISE_S, a gentle hump, raised-cosine
+    fall over FALL_S ending at the true offset; zero outside bursts.
+    """
+    t = np.asarray(t_s, dtype=float)
+    env = np.zeros(len(t))
+    for b in bursts:
+        i0, i1 = np.searchsorted(t, (b.on_s, b.off_s))
+        if i1 <= i0:
+            continue
+        tt = t[i0:i1]
+        dur = b.off_s - b.on_s
+        rise, fall = min(RISE_S, dur / 3.0), min(FALL_S, dur / 3.0)
+        u = (tt - b.on_s) / dur
+        shape = 0.75 + 0.25 * np.sin(np.pi * u)
+        r = np.clip((tt - b.on_s) / rise, 0.0, 1.0)
+        f = np.clip((b.off_s - tt) / fall, 0.0, 1.0)
+        shape *= 0.5 - 0.5 * np.cos(np.pi * np.minimum(r, f))
+        env[i0:i1] = b.amp * shape
+    return env
+
+
+def contact_artifacts_uv(t_s, contact_s, rng, peak_uv):
+    """Low-frequency damped transients at foot contacts (cable and skin motion)."""
+    t = np.asarray(t_s, dtype=float)
+    out = np.zeros(len(t))
+    for c in contact_s:
+        i0, i1 = np.searchsorted(t, (c, c + 0.35))
+        if i1 <= i0:
+            continue
+        dt = t[i0:i1] - c
+        a = peak_uv * rng.uniform(0.4, 1.3) * rng.choice((-1.0, 1.0))
+        f = rng.uniform(6.0, 14.0)
+        tau = rng.uniform(0.03, 0.07)
+        out[i0:i1] += a * np.exp(-dt / tau) * np.sin(2 * np.pi * f * dt)
+    return out
+
+
+def hum_uv(t_s, hum_hz, amp_uv, phase):
+    """Powerline interference: fundamental plus a small third harmonic."""
+    if not hum_hz or not amp_uv:
+        return np.zeros(len(t_s))
+    w = 2 * np.pi * hum_hz * np.asarray(t_s, dtype=float)
+    return amp_uv * (np.sin(w + phase) + 0.15 * np.sin(3 * w + 2 * phase))
+
+
+def emg_uv(patient, side, muscle, t_s, fs_hz, rng, snr_db=30.0, hum_hz=50, hum_amp_uv=5.0, artifacts=True):
+    """One channel's analog signal (uV) at the global sample times t_s (sorted).
+
+    snr_db: 20*log10(muscle's nominal peak burst RMS / baseline noise RMS).
+    """
+    muscle = check_muscle(muscle)
+    n = len(t_s)
+    fl, fh = SPECTRUM_HZ.get(muscle, (50.0, 110.0))
+    # Small subject/electrode variation of the spectrum.
+    scale = rng.uniform(0.9, 1.1)
+    carrier = shaped_noise(n, fs_hz, rng, fl * scale, fh * scale)
+    x = carrier * activation_envelope_uv(t_s, patient.bursts(side, muscle))
+    noise_rms = PEAK_RMS_UV.get(muscle, 100.0) / (10.0 ** (snr_db / 20.0))
+    x += noise_rms * band_noise(n, fs_hz, rng)
+    x += hum_uv(t_s, hum_hz, hum_amp_uv, rng.uniform(0, 2 * np.pi))
+    if artifacts:
+        g = patient.sides[side]
+        peak = ARTIFACT_UV[segment_of(muscle)] * (0.5 if g.toe_walking else 1.0)
+        x += contact_artifacts_uv(t_s, g.foot_strike_s, rng, peak)
+    return x
+
+
+def quantise(uv, nv_per_lsb):
+    """Front-end ADC: int16 codes (LSB = nv_per_lsb nV), clipped at the rails."""
+    codes = np.rint(np.asarray(uv, dtype=float) * (1000.0 / nv_per_lsb))
+    return np.clip(codes, -32768, 32767).astype("<i2")
+
+
+def _channel_keys(muscles):
+    if muscles is None:
+        return [(s, m) for s in SIDES for m in GAIT_MUSCLES]
+    keys = []
+    for item in muscles:
+        if isinstance(item, str):
+            keys += [(s, check_muscle(item)) for s in SIDES]
+        else:
+            side, m = item
+            if side not in SIDES:
+                raise ValueError("unknown side %r; use left or right" % (side,))
+            keys.append((side, check_muscle(m)))
+    return keys
+
+
+def synthesize_trial(condition="normal", seconds=30.0, seed=0, fs_hz=2000, snr_db=20.0, hum_hz=50,
+                     muscles=None, hum_amp_uv=5.0, artifacts=True):
+    """Firmware-free simulated walking trial (uniformly sampled, ideal clock).
+
+    condition: a preset of myosim.patient.PRESETS ("normal", "crouch", "equinus",
+        "stiff-knee", "hemiplegic").
+    seconds, seed, fs_hz: trial length, RNG seed (same seed -> same arrays), sample rate.
+    snr_db: 20*log10(nominal peak burst RMS / baseline noise RMS) per muscle.
+    hum_hz: 50, 60 or None (no hum); hum_amp_uv its amplitude.
+    muscles: None (all 12 gait muscles, both sides), muscle names (both sides) or
+        (side, muscle) tuples.
+    artifacts: add foot-contact motion artefacts.
+
+    Returns (signals_uv, events, truth):
+      signals_uv: {(side, muscle): float64 array of uV}; sample i is at t = i / fs_hz seconds.
+      events: {side: {"foot_strike_s": [...], "foot_off_s": [...]}} within [0, seconds].
+      truth: {(side, muscle): [[on_s, off_s], ...]} true activation intervals overlapping
+        [0, seconds] (not clipped: the first/last may extend past the trial's ends).
+    The patient behind them is Patient(condition, 0.0, seconds, seed); its
+    stride_intervals() gives the truth per stride.
+    """
+    if seconds <= 0:
+        raise ValueError("seconds must be positive")
+    if hum_hz not in (None, 0, 50, 60):
+        raise ValueError("hum_hz must be 50, 60 or None")
+    keys = _channel_keys(muscles)
+    patient = Patient(condition, 0.0, float(seconds), seed)
+    n = int(round(seconds * fs_hz))
+    t = np.arange(n) / float(fs_hz)
+    signals, truth = {}, {}
+    for side, m in keys:
+        mid = GAIT_MUSCLES.index(m) if m in GAIT_MUSCLES else 90
+        rng = np.random.default_rng(np.random.SeedSequence([int(seed), 3000 + SIDES.index(side), mid]))
+        signals[(side, m)] = emg_uv(patient, side, m, t, fs_hz, rng, snr_db, hum_hz, hum_amp_uv, artifacts)
+        truth[(side, m)] = patient.intervals_s(side, m, 0.0, float(seconds))
+    return signals, patient.events(0.0, float(seconds)), truth
