@@ -530,21 +530,67 @@ def check_frame(frame):
             raise WireError("length mismatch: %d events need %d bytes, frame has %d" % (count, count * FOOT_EVENT_SIZE, plen))
     elif count != 0:
         raise WireError("absurd count %d: a %s frame has count 0" % (count, TYPE_NAMES[ftype]))
+    if ftype != T_EMG and ftype != T_IMU and enc != 0:
+        raise WireError("encoding byte 0x%02x in a %s frame must be 0" % (enc, TYPE_NAMES[ftype]))
     if ftype == T_STATUS:
         if plen < STATUS_FIXED_SIZE:
             raise WireError("status payload too short: %d bytes" % plen)
         lab = frame[HEADER_SIZE + STATUS_FIXED_SIZE - 1]
         if lab > MAX_LABEL or plen != STATUS_FIXED_SIZE + lab:
             raise WireError("status label length %d does not match payload of %d bytes" % (lab, plen))
+        _check_text(frame, HEADER_SIZE + STATUS_FIXED_SIZE, n - CRC_SIZE, "status label")
     elif ftype == T_SYNC:
         if plen != SYNC_PAYLOAD_SIZE:
             raise WireError("time-sync reply must have %d payload bytes, has %d" % (SYNC_PAYLOAD_SIZE, plen))
+        t3 = struct.unpack_from("<Q", frame, HEADER_SIZE + 16)[0]
+        if t3 != t0:
+            raise WireError("time-sync reply header t0_us %d differs from its t3_us %d" % (t0, t3))
     elif ftype == T_ACK:
         if plen < ACK_FIXED_SIZE or plen > ACK_FIXED_SIZE + MAX_MESSAGE:
             raise WireError("ack payload of %d bytes is outside %d-%d" % (plen, ACK_FIXED_SIZE, ACK_FIXED_SIZE + MAX_MESSAGE))
+        _check_text(frame, HEADER_SIZE + ACK_FIXED_SIZE, n - CRC_SIZE, "ack message")
     elif ftype == T_CMD:
         _check_command_payload(frame, plen)
     return ftype, node_id, enc, count, seq, t0
+
+
+def utf8_valid(buf, start, end):
+    """True if buf[start:end] is well-formed UTF-8 (RFC 3629: no overlongs,
+    surrogates or code points above U+10FFFF). Written out because
+    MicroPython's bytes.decode accepts some of those and CPython does not."""
+    i = start
+    while i < end:
+        b = buf[i]
+        if b < 0x80:
+            i += 1
+            continue
+        if 0xC2 <= b <= 0xDF:
+            n, lo, hi = 1, 0x80, 0xBF
+        elif 0xE0 <= b <= 0xEF:
+            n = 2
+            lo = 0xA0 if b == 0xE0 else 0x80
+            hi = 0x9F if b == 0xED else 0xBF
+        elif 0xF0 <= b <= 0xF4:
+            n = 3
+            lo = 0x90 if b == 0xF0 else 0x80
+            hi = 0x8F if b == 0xF4 else 0xBF
+        else:
+            return False
+        if i + n >= end:  # sequence runs past the field
+            return False
+        c = buf[i + 1]
+        if c < lo or c > hi:
+            return False
+        for k in range(i + 2, i + 1 + n):
+            if buf[k] & 0xC0 != 0x80:
+                return False
+        i += 1 + n
+    return True
+
+
+def _check_text(frame, start, end, what):
+    if not utf8_valid(frame, start, end):
+        raise WireError("%s is not valid UTF-8" % what)
 
 
 def _check_command_payload(frame, plen):
@@ -554,9 +600,12 @@ def _check_command_payload(frame, plen):
     if op == C_CONFIGURE:
         if plen < 1 + CONFIGURE_FIXED_SIZE:
             raise WireError("configure needs %d argument bytes, got %d" % (CONFIGURE_FIXED_SIZE, plen - 1))
+        if frame[HEADER_SIZE + CONFIGURE_FIXED_SIZE - 1]:
+            raise WireError("configure reserved byte must be 0")
         lab = frame[HEADER_SIZE + CONFIGURE_FIXED_SIZE]
         if lab > MAX_LABEL or plen != 1 + CONFIGURE_FIXED_SIZE + lab:
             raise WireError("configure label length %d does not match %d argument bytes" % (lab, plen - 1))
+        _check_text(frame, HEADER_SIZE + 1 + CONFIGURE_FIXED_SIZE, HEADER_SIZE + plen, "configure label")
         return
     want = _CMD_ARG_SIZES.get(op)
     if want is None:
