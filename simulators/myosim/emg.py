@@ -59,8 +59,10 @@ def band_noise(n, fs_hz, rng, band_hz=FRONT_END_BAND_HZ):
 def activation_envelope_uv(t_s, bursts):
     """Activation envelope (RMS uV) at sorted times t_s for a list of Burst.
 
-    Inside a burst: raised-cosine rise over RISE_S, a gentle hump, raised-cosine
-    fall over FALL_S ending at the true offset; zero outside bursts.
+    Inside a burst: raised-cosine rise over RISE_S from the true onset, a peak
+    (at the burst's peak_frac of its duration) rising from 35 % of the burst
+    amplitude, raised-cosine fall over FALL_S ending at the true offset; zero
+    outside bursts. Real gait bursts are peaked, not flat (Santuz data).
     """
     t = np.asarray(t_s, dtype=float)
     env = np.zeros(len(t))
@@ -72,12 +74,26 @@ def activation_envelope_uv(t_s, bursts):
         dur = b.off_s - b.on_s
         rise, fall = min(RISE_S, dur / 3.0), min(FALL_S, dur / 3.0)
         u = (tt - b.on_s) / dur
-        shape = 0.75 + 0.25 * np.sin(np.pi * u)
+        p = b.peak_frac
+        w = np.where(u < p, 0.5 * u / p, 0.5 + 0.5 * (u - p) / (1.0 - p))
+        shape = 0.35 + 0.65 * np.sin(np.pi * w) ** 2
         r = np.clip((tt - b.on_s) / rise, 0.0, 1.0)
         f = np.clip((b.off_s - tt) / fall, 0.0, 1.0)
         shape *= 0.5 - 0.5 * np.cos(np.pi * np.minimum(r, f))
         env[i0:i1] = b.amp * shape
     return env
+
+
+def recruitment_modulation(n, fs_hz, rng, sigma=0.25, corner_hz=3.0):
+    """Slow lognormal amplitude fluctuation (motor-unit recruitment), mean 1."""
+    if n == 0:
+        return np.zeros(0)
+    spec = np.fft.rfft(rng.standard_normal(n))
+    f = np.fft.rfftfreq(n, 1.0 / fs_hz)
+    spec[f > corner_hz] = 0.0
+    g = np.fft.irfft(spec, n)
+    g /= g.std() or 1.0
+    return np.exp(sigma * g - 0.5 * sigma * sigma)
 
 
 def contact_artifacts_uv(t_s, contact_s, rng, peak_uv):
@@ -115,7 +131,8 @@ def emg_uv(patient, side, muscle, t_s, fs_hz, rng, snr_db=30.0, hum_hz=50, hum_a
     # Small subject/electrode variation of the spectrum.
     scale = rng.uniform(0.9, 1.1)
     carrier = shaped_noise(n, fs_hz, rng, fl * scale, fh * scale)
-    x = carrier * activation_envelope_uv(t_s, patient.bursts(side, muscle))
+    env = activation_envelope_uv(t_s, patient.bursts(side, muscle))
+    x = carrier * env * recruitment_modulation(n, fs_hz, rng)
     noise_rms = PEAK_RMS_UV.get(muscle, 100.0) / (10.0 ** (snr_db / 20.0))
     x += noise_rms * band_noise(n, fs_hz, rng)
     x += hum_uv(t_s, hum_hz, hum_amp_uv, rng.uniform(0, 2 * np.pi))

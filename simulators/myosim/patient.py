@@ -160,10 +160,11 @@ def check_condition(name):
 class Burst:
     """One activation interval of one muscle on the global clock."""
 
-    __slots__ = ("on_s", "off_s", "amp")
+    __slots__ = ("on_s", "off_s", "amp", "peak_frac")
 
-    def __init__(self, on_s, off_s, amp):
+    def __init__(self, on_s, off_s, amp, peak_frac=0.5):
         self.on_s, self.off_s, self.amp = float(on_s), float(off_s), float(amp)
+        self.peak_frac = float(peak_frac)  # where in the burst the activity peaks (0..1)
 
 
 class SideGait:
@@ -327,7 +328,8 @@ class Patient:
         base = PEAK_RMS_UV.get(muscle, 100.0)
         if self.affected(side) and self.preset["windows"]:
             base *= 0.8  # weaker, spastic muscle
-        return [Burst(on, of, base * a) for (on, of), a in zip(merged, amps)]
+        peaks = rng.uniform(0.3, 0.7, len(merged))
+        return [Burst(on, of, base * a, pk) for (on, of), a, pk in zip(merged, amps, peaks)]
 
     def intervals_s(self, side, muscle, start_s=None, end_s=None):
         """Merged true activation intervals [[on_s, off_s], ...] overlapping [start_s, end_s]."""
