@@ -1,0 +1,163 @@
+"""One node's frames -> sample streams on the session clock.
+
+Sample times come from the node clock: EMG sample k happened at node time
+k * 1e6 / emg_hz (k counted from node boot; a frame's t0_us is that time,
+floored, for its first sample), mapped to host time through the node's
+ClockFit and made relative to the session start. A hole in k is a gap:
+nothing is filled in, the gap is reported with its time span.
+"""
+
+import struct
+
+import numpy as np
+
+from myowire import codec
+
+from .sync import ClockFit, fit_clock
+
+_HDR = struct.Struct("<BBBBIQ")
+
+
+class EmgStream:
+    def __init__(self, k, codes, fs_hz, channels, recovered_samples):
+        self.k = k  # int64 sample indices (node clock), ascending
+        self.codes = codes  # int16 (n,) channel 0
+        self.fs_hz = fs_hz
+        self.channels = channels
+        self.recovered_samples = recovered_samples
+
+    def node_us(self):
+        return self.k.astype(np.float64) * (1e6 / self.fs_hz)
+
+    def holes(self):
+        """[(i, k_missing_first, k_missing_end)]: samples k_first..k_end-1 are absent before index i."""
+        if len(self.k) < 2:
+            return []
+        d = np.diff(self.k)
+        idx = np.nonzero(d != 1)[0]
+        return [(int(i + 1), int(self.k[i] + 1), int(self.k[i + 1])) for i in idx if d[i] > 1]
+
+
+def decode_emg(frames, fs_hz, recovered_seqs=()):
+    """frames: [(seq, bytes)] of EMG frames in seq order -> EmgStream (channel 0)."""
+    if not frames:
+        return EmgStream(np.zeros(0, np.int64), np.zeros(0, np.int16), fs_hz, 1, 0)
+    k0s = []
+    counts = []
+    parts = []
+    chans = 1
+    rec = 0
+    scale = fs_hz / 1e6
+    for seq, fr in frames:
+        _vt, _nid, enc, count, _seq, t0 = _HDR.unpack_from(fr, 0)
+        ch = (enc >> 4) + 1
+        chans = ch
+        k0s.append(int(round(t0 * scale)))
+        counts.append(count)
+        parts.append(fr[codec.HEADER_SIZE : len(fr) - codec.CRC_SIZE])
+        if seq in recovered_seqs:
+            rec += count
+    flat = np.frombuffer(b"".join(parts), dtype="<i2")
+    counts = np.asarray(counts, dtype=np.int64)
+    if chans > 1:
+        # Interleaved channels: keep channel 0 (one muscle per node in our layout).
+        flat = flat.reshape(-1, chans)[:, 0]
+    starts = np.repeat(np.asarray(k0s, dtype=np.int64), counts)
+    offs = np.arange(len(starts), dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
+    k = starts + offs
+    if np.any(np.diff(k) <= 0):
+        # Overlapping or reordered frames (e.g. a node reboot restarts k): keep first copy in k order.
+        order = np.argsort(k, kind="stable")
+        k = k[order]
+        flat = flat[order]
+        keep = np.concatenate(([True], np.diff(k) > 0))
+        k = k[keep]
+        flat = flat[keep]
+    return EmgStream(k, flat.astype(np.int16, copy=False), fs_hz, chans, rec)
+
+
+def decode_imu(frames, imu_hz):
+    """[(seq, bytes)] IMU frames -> (node_us float64 (n,), raw int16 (n, 6))."""
+    if not frames or not imu_hz:
+        return np.zeros(0), np.zeros((0, 6), np.int16)
+    ts = []
+    parts = []
+    step = 1e6 / imu_hz
+    for _seq, fr in frames:
+        _vt, _nid, _enc, count, _s, t0 = _HDR.unpack_from(fr, 0)
+        j0 = int(round(t0 * imu_hz / 1e6))
+        ts.append((j0 + np.arange(count)) * step)
+        parts.append(fr[codec.HEADER_SIZE : len(fr) - codec.CRC_SIZE])
+    raw = np.frombuffer(b"".join(parts), dtype="<i2").reshape(-1, 6)
+    t = np.concatenate(ts)
+    order = np.argsort(t, kind="stable")
+    t = t[order]
+    raw = raw[order]
+    keep = np.concatenate(([True], np.diff(t) > 0)) if len(t) else np.zeros(0, bool)
+    return t[keep], raw[keep]
+
+
+def decode_foot(frames):
+    """[(seq, bytes)] FOOT frames -> [(node_us, input, level)]."""
+    out = []
+    for _seq, fr in frames:
+        d = codec.decode_frame(fr)
+        for off, inp, lvl in d["events"]:
+            out.append((d["t0_us"] + off, inp, lvl))
+    out.sort()
+    return out
+
+
+def decode_statuses(frames):
+    """[(seq, bytes)] STATUS frames -> [(node_us, status dict)] in node-time order."""
+    out = []
+    for _seq, fr in frames:
+        d = codec.decode_frame(fr)
+        out.append((d["t0_us"], d))
+    out.sort(key=lambda x: x[0])
+    return out
+
+
+def lead_off_spans(statuses):
+    """Node-time spans [(start_us, end_us)] during which status frames flag lead-off.
+
+    A span runs from the first flagged status to the next unflagged one (or
+    the last status), so its resolution is the status period (about 1 s).
+    """
+    spans = []
+    start = None
+    for t, st in statuses:
+        off = bool(st["flags"] & codec.F_LEAD_OFF)
+        if off and start is None:
+            start = t
+        elif not off and start is not None:
+            spans.append((start, t))
+            start = None
+    if start is not None:
+        spans.append((start, statuses[-1][0]))
+    return spans
+
+
+def node_clock(nodelog, emg=None):
+    """ClockFit for a node: from its time-sync exchanges, else (flagged) from frame arrival times."""
+    if nodelog.sync:
+        try:
+            fit = fit_clock(nodelog.sync)
+            fit.stats["source"] = "sync"
+            return fit
+        except ValueError:
+            pass
+    # No usable exchange: arrival time of each EMG frame's last sample bounds the offset from above.
+    pairs = []
+    for seq, fr in nodelog.frames_of_type(codec.T_EMG):
+        _vt, _nid, _enc, count, _s, t0 = _HDR.unpack_from(fr, 0)
+        if emg is not None:
+            last = t0 + (count - 1) * 1e6 / emg.fs_hz
+        else:
+            last = t0
+        pairs.append((last, nodelog.recv_us[seq] - last))
+    if not pairs:
+        return None
+    off = min(p[1] for p in pairs)
+    fit = ClockFit([int(pairs[0][0])], [off], {"source": "arrival_fallback", "exchanges": 0})
+    return fit

@@ -1,0 +1,88 @@
+import json
+import os
+
+import numpy as np
+import pytest
+
+from acqfakes import FakeNode, write_fake_session
+from myostride.errors import UserError
+from myostride.session import load_session, rebuild_session
+
+
+def _check_channel(ch, node, start_us):
+    # ramp codes identify samples: values must match the node's code(k) for consecutive k
+    k = np.round((ch.t_s * 1e6 + start_us - 0) * 0)  # placeholder to keep names short
+    codes = np.round(ch.uv * 1000 / node.nv).astype(np.int64)
+    assert np.all(np.diff(ch.t_s) > 0)
+    return codes
+
+
+def test_load_complete_session(tmp_path):
+    nodes = [FakeNode(1, offset_us=2_000_000, ppm=60), FakeNode(2, offset_us=9_000_000, ppm=-90)]
+    write_fake_session(tmp_path / "raw.log", nodes, seconds=3.0)
+    s = load_session(tmp_path)
+    assert s.meta["status"] == "complete" and not s.meta["interrupted"]
+    assert [c.label for c in s.channels] == ["node01", "node02"]
+    for ch, node in zip(s.channels, nodes):
+        assert ch.fs_hz == 2000.0 and ch.gaps == []
+        codes = np.round(ch.uv * 1000 / node.nv).astype(np.int64)
+        k0 = int(np.ceil(node.node_us(10_000_000) * 2000 / 1e6))
+        want = np.array([node.code(k) for k in range(k0, k0 + len(codes))], dtype=np.int64)
+        assert np.array_equal(codes, want)
+        # global clock: sample k's true global time vs its session time (start at 10 s)
+        g_true = np.array([node.global_us(k * 500.0) for k in range(k0, k0 + len(codes))])
+        err = ch.t_s * 1e6 + 10_000_000 - g_true
+        assert np.percentile(np.abs(err), 99) < 500, np.percentile(np.abs(err), 99)
+        assert ch.t_s[0] == pytest.approx(0.0, abs=0.002)
+        assert ch.status["nv_per_lsb"] == 500 and "streaming" in ch.status["flag_names"]
+    man = json.loads((tmp_path / "session.json").read_text())
+    assert man["nodes"][0]["samples"]["missing"] == 0 and man["nodes"][0]["firmware"] == [0, 1, 0]
+
+
+def test_lost_frames_become_explicit_gaps_not_fill(tmp_path):
+    nodes = [FakeNode(3, ppm=20)]
+    write_fake_session(tmp_path / "raw.log", nodes, seconds=3.0, lose={3: {10, 11, 12}}, end=False)
+    s = load_session(tmp_path)
+    assert s.meta["status"] == "interrupted" and s.meta["interrupted"]
+    assert "recovery" in s.meta
+    ch = s.channels[0]
+    assert len(ch.gaps) == 1
+    a, b = ch.gaps[0]
+    dt = np.diff(ch.t_s)
+    jump = np.argmax(dt)
+    assert ch.t_s[jump] < a < b <= ch.t_s[jump + 1] + 1e-6
+    n = s.meta["nodes"][0]
+    assert n["frames"]["missing"] >= 3 and n["samples"]["missing"] == 3 * 113
+    assert n["frames"]["missing_ranges"][0][2] == "unresolved"
+    assert len(ch.uv) == n["samples"]["received"]
+    # the manifest rewritten on first open says interrupted; the raw log is untouched
+    man = json.loads((tmp_path / "session.json").read_text())
+    assert man["status"] == "interrupted"
+
+
+def test_rebuild_from_raw_log_alone(tmp_path):
+    write_fake_session(tmp_path / "raw.log", [FakeNode(5)], seconds=2.0)
+    first = load_session(tmp_path).meta
+    os.remove(tmp_path / "session.json")
+    man = rebuild_session(tmp_path)
+    for key in ("nodes", "start_host_us", "status", "config"):
+        assert man[key] == first[key]
+
+
+def test_truncated_log_loads_up_to_last_whole_record(tmp_path):
+    p = tmp_path / "raw.log"
+    write_fake_session(p, [FakeNode(4)], seconds=2.0, end=False)
+    size = os.path.getsize(p)
+    with open(p, "r+b") as f:
+        f.truncate(size - 37)
+    s = load_session(tmp_path)
+    assert s.meta["raw_log"]["tail_ignored_bytes"] > 0
+    assert s.meta["recovery"]["tail_ignored_bytes"] > 0
+    assert len(s.channels[0].uv) > 3000
+
+
+def test_missing_session_is_a_user_error(tmp_path):
+    with pytest.raises(UserError, match="does not exist"):
+        load_session(tmp_path / "nope")
+    with pytest.raises(UserError, match="no raw.log"):
+        load_session(tmp_path)

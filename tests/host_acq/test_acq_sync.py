@@ -1,0 +1,84 @@
+import numpy as np
+import pytest
+
+from myostride.acquire.sync import ClockFit, OnlineClock, fit_clock, round_trip_us, select_exchanges
+
+
+def _exchanges(seconds=60.0, ppm=80.0, wander_us=40.0, period_s=0.25, delay_us=1500.0, outliers=0, seed=1):
+    """Node clock with drift and slow sinusoidal wander; symmetric random radio delays."""
+    rng = np.random.default_rng(seed)
+
+    def node_of(g_s):
+        return 7e6 + g_s * 1e6 * (1 + ppm * 1e-6) + wander_us * np.sin(2 * np.pi * g_s / 45.0)
+
+    h = np.arange(0.2, seconds, period_s) + rng.uniform(0, 0.02, int(np.ceil((seconds - 0.2) / period_s)))[: len(np.arange(0.2, seconds, period_s))]
+    up = rng.exponential(delay_us, len(h))
+    down = rng.exponential(delay_us, len(h))
+    if outliers:
+        idx = rng.choice(len(h), outliers, replace=False)
+        up[idx] += 80_000  # a stalled write: huge one-way delay
+    turn = rng.uniform(100, 400, len(h))
+    t1 = h * 1e6
+    t2 = node_of(h + up / 1e6)
+    t3 = t2 + turn
+    t4 = t1 + up + turn + down
+    return np.stack([t1, t2, t3, t4], 1).astype(np.int64), node_of
+
+
+def _errors(fit, node_of, seconds):
+    g = np.linspace(1.0, seconds - 1.0, 2000)
+    return fit.host_us(node_of(g)) - g * 1e6
+
+
+def test_fit_tracks_drift_and_wander():
+    ex, node_of = _exchanges()
+    fit = fit_clock(ex)
+    err = np.abs(_errors(fit, node_of, 60.0))
+    assert np.percentile(err, 99) < 350.0, np.percentile(err, 99)
+    assert abs(fit.skew_ppm() + 80.0) < 10.0  # host runs slower than this node by ~80 ppm
+
+
+def test_selection_keeps_low_round_trips_and_outliers_do_not_move_the_fit():
+    ex, node_of = _exchanges(outliers=40, seed=2)
+    keep = select_exchanges(ex, bin_s=2.0, keep_per_bin=3)
+    rtt = round_trip_us(ex)
+    assert rtt[keep].max() < np.percentile(rtt, 90)
+    err = np.abs(_errors(fit_clock(ex), node_of, 60.0))
+    assert np.percentile(err, 99) < 300.0
+
+
+def test_naive_midpoint_of_all_exchanges_is_worse():
+    """The selection + robust local fit must beat a plain line through every exchange."""
+    ex, node_of = _exchanges(outliers=20, seed=4, delay_us=3000.0)
+    fit = fit_clock(ex)
+    mid_node = (ex[:, 1] + ex[:, 2]) / 2.0
+    r = (ex[:, 0] + ex[:, 3]) / 2.0 - mid_node
+    b, a = np.polyfit(mid_node - mid_node[0], r, 1)
+    naive = ClockFit([int(mid_node[0]), int(mid_node[-1])], [a, a + b * (mid_node[-1] - mid_node[0])])
+    e_fit = np.percentile(np.abs(_errors(fit, node_of, 60.0)), 99)
+    e_naive = np.percentile(np.abs(_errors(naive, node_of, 60.0)), 99)
+    assert e_fit < e_naive
+
+
+def test_clockfit_json_roundtrip_and_extrapolation():
+    f = ClockFit([1_000_000, 2_000_000], [10.0, 110.0])
+    g = ClockFit.from_json(f.to_json())
+    assert np.allclose(g.host_us([1_500_000, 3_000_000, 0]), [1_500_060.0, 3_000_210.0, -90.0])
+    assert g.skew_ppm() == pytest.approx(100.0)
+
+
+def test_no_usable_exchange_is_an_error():
+    with pytest.raises(ValueError, match="no usable"):
+        fit_clock([(100, 50, 40, 90)])  # t3 < t2 and t4 < t1
+
+
+def test_online_clock_window():
+    ex, node_of = _exchanges(seconds=50.0)
+    oc = OnlineClock(window_s=10.0)
+    for row in ex:
+        oc.add(*row)
+    assert all(r[3] >= ex[-1, 3] - 10e6 for r in oc.rows)
+    fit = oc.refit()
+    g = np.linspace(45, 49, 50)
+    assert np.percentile(np.abs(fit.host_us(node_of(g)) - g * 1e6), 99) < 400
+    assert oc.rtt_median_us() > 0
