@@ -183,11 +183,17 @@ def _plan_episodes(rng, layout, count, seconds, dur_range_s):
     return plan
 
 
+def _fault_order(f):
+    """Signal faults carry start_s/node_id, the air's g_s/node."""
+    t = f.get("start_s", f.get("g_s", f.get("at_s", 0.0)))
+    return (float(t), int(f.get("node_id", f.get("node", 0)) or 0), f["kind"])
+
+
 def write_truth(scenario, air_faults=(), radio=None, path=None):
     """Add the air's logged faults (and radio config) to the truth and write truth.json."""
     truth = dict(scenario.truth)
     extra = [dict(f, source=f.get("source", "air")) for f in air_faults]
-    truth["faults"] = sorted(truth["faults"] + extra, key=lambda f: (float(f.get("start_s", f.get("t_s", 0.0))), f.get("node_id", 0)))
+    truth["faults"] = sorted(truth["faults"] + extra, key=_fault_order)
     truth["radio"] = radio
     p = Path(path) if path else scenario.truth_path
     p.write_text(json.dumps(truth, indent=1))
