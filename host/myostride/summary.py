@@ -26,7 +26,11 @@ CLINICAL_COPY_KEYS = ("indication", "icd10", "clinical_question", "management_pl
 
 
 def build_summary(analysis, clinical, session_meta=None, boards_dir=None, generated_at=None):
-    """summary dict from an analysis dict, a validated clinical dict and (optionally) the session manifest."""
+    """summary dict from an analysis dict, a validated clinical dict and (optionally) the session.
+
+    session_meta: a myostride.session.Session (manifest + node status frames), its manifest
+    dict, or None (equipment facts from the session are then listed as missing).
+    """
     check_analysis(analysis)
     equipment, equipment_missing = gather_equipment(analysis, clinical, session_meta, boards_dir)
     muscles = [_muscle_entry(ch) for ch in analysis.get("channels", []) if ch.get("muscle")]
@@ -62,7 +66,7 @@ def build_summary(analysis, clinical, session_meta=None, boards_dir=None, genera
         "clinical": {k: get_path(clinical, k) for k in CLINICAL_COPY_KEYS},
         "source": analysis.get("source"),
         "equipment": equipment,
-        "activities": _activities(analysis, session_meta),
+        "activities": _activities(analysis, getattr(session_meta, "meta", session_meta)),
         "muscles": muscles,
         "muscles_tested": len(tested),
         "muscles_tested_list": ["%s %s" % (side, muscle) for side, muscle in tested],

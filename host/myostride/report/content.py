@@ -124,6 +124,7 @@ def _equipment(summary):
         ("Gain", _v(fe.get("gain"))),
         ("ADC resolution", _v(fe.get("adc_bits"), " bit")),
         ("Analog filters", _v(filters.get("analog"))),
+        ("Node filters", _v(filters.get("node"))),
         ("Analysis filters", _v(filters.get("analysis"))),
         ("Electrodes", "%s, %s" % (_v(el.get("type")), _v(el.get("material")))),
         ("Electrode size", _v(el.get("size_mm"), " mm")),

@@ -29,11 +29,22 @@ def default_boards_dir():
     return here if here.is_dir() else None
 
 
-def session_nodes(session_meta):
-    """Per-node records from a session manifest: list of dicts with the keys this module reads.
+def split_session(session):
+    """(manifest dict, {node_id: latest status dict}) from a Session object or a manifest dict."""
+    if session is None:
+        return {}, {}
+    if hasattr(session, "meta"):
+        statuses = {ch.node_id: ch.status for ch in getattr(session, "channels", []) if getattr(ch, "status", None)}
+        return session.meta or {}, statuses
+    return session, {}
+
+
+def session_nodes(session_meta, statuses=None):
+    """Per-node records from a session manifest (and the nodes' latest status frames).
 
     Accepts manifest["nodes"] as a list of node dicts or a {node_id: dict} mapping.
     """
+    statuses = statuses or {}
     nodes = (session_meta or {}).get("nodes") or []
     if isinstance(nodes, dict):
         nodes = [dict(v, node_id=v.get("node_id", k)) for k, v in nodes.items()]
@@ -41,22 +52,59 @@ def session_nodes(session_meta):
     for node in nodes:
         if not isinstance(node, dict):
             continue
+        status = statuses.get(node.get("node_id")) or node.get("status") or {}
+        firmware = _first(node, "firmware_version", "firmware", "fw_version") or status.get("firmware")
+        if isinstance(firmware, (list, tuple)):
+            firmware = ".".join(str(x) for x in firmware)
+        self_test = _first(node, "self_test", "selftest", "calibration")
+        if self_test is None and status.get("selftest") is not None:
+            self_test = selftest_from_bits(status["selftest"], imu=bool(status.get("imu_hz")))
         out.append({
             "node_id": node.get("node_id"),
             "label": node.get("label"),
             "side": node.get("side"),
             "muscle": node.get("muscle"),
             "hardware": _first(node, "hardware", "board", "hw"),
-            "firmware_version": _first(node, "firmware_version", "firmware", "fw_version"),
-            "emg_hz": _first(node, "emg_hz", "fs_hz"),
-            "self_test": _first(node, "self_test", "selftest", "calibration"),
+            "firmware_version": firmware,
+            "emg_hz": _first(node, "emg_hz", "fs_hz") or status.get("emg_hz"),
+            "node_filters": _node_filters(status),
+            "self_test": self_test,
         })
     return out
 
 
+def selftest_from_bits(bits, imu=True):
+    """Self-test result from the status frame's selftest byte (codec S_* bits set = subsystem passed)."""
+    from myowire import codec
+
+    names = (("afe", codec.S_AFE), ("clock", codec.S_CLOCK), ("storage", codec.S_STORAGE)) + \
+        ((("imu", codec.S_IMU),) if imu else ())
+    failed = [name for name, bit in names if not bits & bit]
+    return {"passed": not failed, "bits": int(bits), "failed": failed}
+
+
+def _node_filters(status):
+    if not status or "filter_flags" not in status:
+        return None
+    from myowire import codec
+
+    flags = status["filter_flags"]
+    parts = []
+    if flags & codec.FF_HIGHPASS:
+        parts.append("high-pass %s Hz (%s order)" % (status.get("highpass_hz"),
+                                                    "4th" if flags & codec.FF_HIGHPASS_4TH else "2nd"))
+    if flags & codec.FF_POWERLINE:
+        parts.append("powerline removal at %s Hz" % status.get("powerline_hz"))
+    return "; ".join(parts) or "none (raw)"
+
+
 def gather_equipment(analysis, clinical, session_meta=None, boards_dir=None):
-    """(equipment dict, missing fact names). Every value comes from a named source or is None."""
-    nodes = session_nodes(session_meta)
+    """(equipment dict, missing fact names). Every value comes from a named source or is None.
+
+    session_meta: a myostride.session.Session, its manifest dict, or None.
+    """
+    session_meta, statuses = split_session(session_meta)
+    nodes = session_nodes(session_meta, statuses)
     boards_dir = Path(boards_dir) if boards_dir else default_boards_dir()
     hardware = sorted(set(n["hardware"] for n in nodes if n["hardware"]))
     firmware = sorted(set(str(n["firmware_version"]) for n in nodes if n["firmware_version"]))
@@ -83,6 +131,7 @@ def gather_equipment(analysis, clinical, session_meta=None, boards_dir=None):
         "front_end": front_end,
         "electrodes": electrodes,
         "filters": {"analog": front_end.get("analog_filters"),
+                    "node": sorted(set(n["node_filters"] for n in nodes if n["node_filters"])) or None,
                     "analysis": analysis.get("settings") or None},
         "calibration": calibration,
         "sources": {
