@@ -11,7 +11,7 @@ import numpy as np
 
 KNOT_STEP_S = 1.0
 WANDER_PPM_PER_SQRT_MIN = 1.0  # random-walk wander of the drift, ppm after one minute (1 sigma)
-MAX_BOOT_S = 3.0
+MAX_BOOT_S = 1.0  # nodes were powered up 0.05-1 s before the session (g = 0)
 
 
 class NodeClock:
@@ -65,7 +65,7 @@ def make_clock(rng, seconds, drift_ppm=100.0, wander=True):
     if drift_ppm < 0:
         raise ValueError("drift_ppm must be >= 0")
     n = int(np.ceil(seconds / KNOT_STEP_S)) + 1
-    offset_us = int(rng.uniform(0.1, MAX_BOOT_S) * 1e6)
+    offset_us = int(rng.uniform(0.05, MAX_BOOT_S) * 1e6)
     drift = rng.uniform(-drift_ppm, drift_ppm)
     if wander and drift_ppm > 0:
         step = WANDER_PPM_PER_SQRT_MIN * np.sqrt(KNOT_STEP_S / 60.0)
