@@ -1,0 +1,117 @@
+"""Simulator speed: 12 nodes x 60 s of walking.
+
+(a) synthesize: wall time of myosim.scenario.build_scenario (patient, EMG, IMU,
+    clocks, node files), median of --repeats runs; baseline in the same run:
+    writing the same number of int16 samples of plain Gaussian noise, so the
+    ratio says what the signal model costs on top of producing the bytes.
+(b) stream: wall time to run the real firmware nodes through myosim.world.World
+    at --speed x real time, with a central (myosim.probe, bleak API) that
+    connects to every node, starts it and collects the frames until the last
+    simulated second; reports frames and EMG samples received, CPU seconds of
+    the nodes and the air, and the fraction of the expected EMG samples that
+    arrived (no recovery of lost frames here).
+
+Goal: both well under 60 s on this 2-core machine.
+
+    python bench/bench_sim.py                 # 12 nodes x 60 s, speed 20
+    python bench/bench_sim.py --quick         # 4 nodes x 10 s
+"""
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+for sub in ("simulators", "protocol", "host"):
+    if str(ROOT / sub) not in sys.path:
+        sys.path.insert(0, str(ROOT / sub))
+
+import numpy as np  # noqa: E402
+
+from myosim import nodefiles  # noqa: E402
+from myosim.scenario import build_scenario  # noqa: E402
+
+
+def bench_synthesize(nodes, seconds, repeats, tmp):
+    times, base = [], []
+    for r in range(repeats):
+        t = time.perf_counter()
+        sc = build_scenario(Path(tmp) / ("syn%d" % r), nodes=nodes, seconds=seconds, seed=r)
+        times.append(time.perf_counter() - t)
+        n = sum(x["emg_samples"] for x in sc.truth["nodes"])
+        t = time.perf_counter()
+        rng = np.random.default_rng(r)
+        for i in range(nodes):
+            (Path(tmp) / ("base%d_%d.i16" % (r, i))).write_bytes(
+                np.rint(rng.standard_normal(n // nodes) * 100).astype("<i2").tobytes())
+        base.append(time.perf_counter() - t)
+    return statistics.median(times), statistics.median(base), n
+
+
+def bench_stream(nodes, seconds, speed, tmp):
+    from myosim import probe
+    from myosim.world import World
+
+    if not (ROOT / "firmware" / "main.py").exists():
+        return None
+    out = Path(tmp) / "stream"
+    sc = build_scenario(out, nodes=nodes, seconds=seconds, seed=1)
+    sock_dir = Path(tempfile.mkdtemp(prefix="myosim-b-"))
+    nodefiles.write_world(sc.world_path, sock_dir / "air.sock", sock_dir / "host.sock", seconds, speed=speed)
+    t = time.perf_counter()
+    with World(sc.node_jsons, sc.world_path, {"seed": 1}) as w:
+        frames, _ = asyncio.run(probe.collect_frames(sc.world_path, [n["node_id"] for n in sc.truth["nodes"]],
+                                                     until_g_s=seconds))
+        wall = time.perf_counter() - t
+        cpu = w.cpu_seconds()
+    from myowire import codec
+
+    emg = 0
+    nframes = 0
+    for per in frames.values():
+        for f in per.values():
+            nframes += 1
+            ftype, _n, enc, count, _s, _t = codec.check_frame(f)
+            if ftype == codec.T_EMG:
+                emg += count * ((enc >> 4) + 1)
+    expected = nodes * seconds * 2000
+    node_cpu = [c for c in cpu["nodes"] if c is not None]
+    return wall, nframes, emg, expected, sum(node_cpu), cpu["air"]
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--nodes", type=int, default=12)
+    ap.add_argument("--seconds", type=float, default=60.0)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--speed", type=float, default=20.0, help="world speed factor for (b)")
+    ap.add_argument("--quick", action="store_true", help="4 nodes x 10 s, 1 repeat")
+    ap.add_argument("--skip-stream", action="store_true")
+    a = ap.parse_args(argv)
+    if a.quick:
+        a.nodes, a.seconds, a.repeats = 4, 10.0, 1
+    with tempfile.TemporaryDirectory() as tmp:
+        syn, base, n = bench_synthesize(a.nodes, a.seconds, a.repeats, tmp)
+        print("(a) synthesize %d nodes x %g s (%d EMG samples + IMU): median %.2f s over %d runs; "
+              "baseline (write the same samples of plain noise) %.3f s; ratio %.1fx" % (
+                  a.nodes, a.seconds, n, syn, a.repeats, base, syn / base if base else float("nan")))
+        if a.skip_stream:
+            return 0
+        r = bench_stream(a.nodes, a.seconds, a.speed, tmp)
+        if r is None:
+            print("(b) stream: skipped, firmware/main.py is not there yet")
+            return 0
+        wall, nframes, emg, expected, node_cpu, air_cpu = r
+        print("(b) stream %d real-firmware nodes x %g s at speed %g: wall %.1f s (%.1fx real time); "
+              "%d frames, %d EMG samples = %.1f %% of %d expected; CPU nodes %.1f s, air %s s" % (
+                  a.nodes, a.seconds, a.speed, wall, a.seconds / wall, nframes, emg, 100.0 * emg / expected,
+                  expected, node_cpu, "%.1f" % air_cpu if air_cpu is not None else "?"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,81 @@
+"""A minimal central for a running simulated world: connect, start, collect frames.
+
+Why: the simulator's own benchmark and determinism checks need the frames the
+real firmware sends, without depending on the host recorder. It uses only
+bleak's public API with the simulator backend and the shared wire codec, like
+any host would. It does not recover lost frames (that is the recorder's job).
+
+    frames = asyncio.run(collect_frames(world_json, node_ids, until_g_s=10.0))
+    # {node_id: {seq: frame bytes}} of DATA frames (EMG, IMU, FOOT, STATUS)
+"""
+
+import asyncio
+
+from bleak import BleakClient, BleakScanner
+
+from myowire import codec, gatt
+
+from .backend import SimClient, SimScanner, host_clock_us, load_world
+
+
+async def find_nodes(world_json, node_ids, timeout_s=10.0):
+    """{node_id: BLEDevice} for the wanted node ids (advertised names myo-NN)."""
+    want = {gatt.node_name(n): n for n in node_ids}
+    found = {}
+    done = asyncio.Event()
+
+    def seen(device, adv):
+        name = adv.local_name or device.name
+        if name in want and want[name] not in found:
+            found[want[name]] = device
+            if len(found) == len(want):
+                done.set()
+
+    async with BleakScanner(seen, backend=SimScanner, world=str(world_json)):
+        try:
+            await asyncio.wait_for(done.wait(), timeout_s)
+        except asyncio.TimeoutError:
+            pass
+    missing = sorted(set(node_ids) - set(found))
+    if missing:
+        raise RuntimeError("nodes not advertising within %.0f s: %s" % (timeout_s, missing))
+    return found
+
+
+async def _stream_one(node_id, device, world_json, world, until_g_s, frames, replies):
+    data_asm, reply_asm = codec.Reassembler(), codec.Reassembler()
+    mine = frames.setdefault(node_id, {})
+
+    def on_data(_c, note):
+        f = data_asm.feed(note)
+        if f is not None:
+            try:
+                _t, _n, _e, _c2, seq, _t0 = codec.check_frame(f)
+            except codec.WireError:
+                return
+            mine[seq] = bytes(f)
+
+    def on_reply(_c, note):
+        f = reply_asm.feed(note)
+        if f is not None:
+            replies.append((node_id, bytes(f)))
+
+    async with BleakClient(device, backend=SimClient, world=str(world_json), timeout=15.0) as client:
+        await client.start_notify(gatt.REPLY_UUID, on_reply)
+        await client.start_notify(gatt.DATA_UUID, on_data)
+        cmd = codec.encode_command(node_id, 1, host_clock_us(world), codec.C_START)
+        await client.write_gatt_char(gatt.CONTROL_UUID, cmd, response=False)
+        while client.is_connected and host_clock_us(world) < until_g_s * 1e6:
+            await asyncio.sleep(0.05)
+
+
+async def collect_frames(world_json, node_ids, until_g_s, scan_timeout_s=10.0):
+    """Connect to every node, send START, keep every DATA frame until global time until_g_s.
+
+    Returns ({node_id: {seq: frame bytes}}, [(node_id, reply frame bytes)])."""
+    world = load_world(world_json)
+    devices = await find_nodes(world_json, node_ids, scan_timeout_s)
+    frames, replies = {}, []
+    await asyncio.gather(*[_stream_one(n, devices[n], world_json, world, until_g_s, frames, replies)
+                           for n in node_ids])
+    return frames, replies
