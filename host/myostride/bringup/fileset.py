@@ -7,6 +7,7 @@ procedure only moves the bytes this module prepares and verifies their hashes.
 
 import ast
 import hashlib
+import json
 import tempfile
 from pathlib import Path
 
@@ -63,6 +64,14 @@ def find_board(name):
     if not path.is_file():
         raise UserError("unknown board %r; known boards: %s (or pass a .json path)" % (name, ", ".join(known) or "none"))
     return path
+
+
+def read_board(path):
+    """The board definition as a dict (UserError if it is not valid JSON)."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise UserError("cannot read board definition %s (%s)" % (path, exc))
 
 
 def firmware_version(firmware_dir):

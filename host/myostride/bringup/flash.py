@@ -105,7 +105,7 @@ def _exists(board, path):
     return board.sha256([path]).get(path) is not None
 
 
-def flash(board, files, config_updates=None, compile_arch="?", say=print, after_file=None):
+def flash(board, files, config_updates=None, rules=None, compile_arch="?", say=print, after_file=None):
     """Flash `files` (fileset.NodeFile list) and optionally update config.json. Returns FlashReport.
 
     after_file(k) is called after each staged file (tests use it to interrupt the flash).
@@ -130,7 +130,7 @@ def flash(board, files, config_updates=None, compile_arch="?", say=print, after_
             old_files = {}
         files = list(files)
         if config_updates is not None:
-            cfg, note = nodeconfig.merged(board.read_file("config.json"), config_updates)
+            cfg, note = (rules or nodeconfig.Rules()).merged(board.read_file("config.json"), config_updates)
             if note:
                 rep.notes.append(note)
             files.append(fileset.NodeFile("config.json", nodeconfig.encode(cfg), None))

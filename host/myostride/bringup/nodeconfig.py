@@ -1,109 +1,148 @@
 """Node configuration (config.json on the node): the allowed values, checked before sending.
 
-Why here too: the firmware's config.py validates at boot and falls back to safe
-defaults on bad values; the host refuses them up front with the allowed range, so
-a user never writes a config the node would silently ignore. The rules below are
-the firmware's (tests/bringup compares them with firmware/config.py under micropython).
+Why here too: the firmware's config.py validates config.json at boot and runs on
+safe defaults when anything is wrong (a missing key included), so the host
+builds complete configs and refuses bad values up front, naming the allowed
+range; a user never writes a config the node would silently ignore. The rules
+mirror firmware/config.py: sample rates come from the board definition
+(hardware/boards/*.json, flashed as board.json); tests/bringup checks the two
+agree by running the firmware's own check under micropython.
 """
 
 import json
 
 from ..errors import UserError
 
-EMG_HZ = (1000, 1926, 2000)
 HIGHPASS_HZ = (10, 20)  # inclusive range
+HIGHPASS_ORDERS = (2, 4)
 POWERLINE_HZ = (0, 50, 60)  # 0 = no powerline filter (SENIAM/ISEK: avoid notches)
-IMU_HZ = (0, 100, 200)  # 0 = IMU off
 NODE_ID = (1, 254)  # inclusive; 255 is the wire's broadcast id
 MAX_LABEL_BYTES = 16
-KEYS = ("node_id", "label", "emg_hz", "highpass_hz", "powerline_hz", "imu_hz")
-DEFAULTS = {"node_id": 1, "label": "", "emg_hz": 2000, "highpass_hz": 20, "powerline_hz": 0, "imu_hz": 100}
+KEYS = ("node_id", "label", "emg_hz", "highpass_hz", "highpass_order", "powerline_hz", "imu_hz")
+# The reference board's rates, used when no board definition is at hand (e.g. over BLE).
+REF_EMG_RATES = (1000, 2000)
+REF_IMU_RATES = (104, 208)
 
 
-def problems(cfg):
-    """Every invalid value in cfg, each as 'key VALUE is not allowed; allowed: ...'."""
-    out = []
-
-    def bad(key, allowed):
-        out.append("%s %r is not allowed; allowed: %s" % (key, cfg.get(key), allowed))
-
-    def is_int(v):
-        return isinstance(v, int) and not isinstance(v, bool)
-
-    if "node_id" in cfg and not (is_int(cfg["node_id"]) and NODE_ID[0] <= cfg["node_id"] <= NODE_ID[1]):
-        bad("node_id", "%d-%d" % NODE_ID)
-    if "label" in cfg:
-        lab = cfg["label"]
-        if not isinstance(lab, str) or len(lab.encode("utf-8")) > MAX_LABEL_BYTES:
-            bad("label", "text of at most %d bytes (UTF-8)" % MAX_LABEL_BYTES)
-    if "emg_hz" in cfg and not (is_int(cfg["emg_hz"]) and cfg["emg_hz"] in EMG_HZ):
-        bad("emg_hz", ", ".join(str(v) for v in EMG_HZ))
-    if "highpass_hz" in cfg and not (is_int(cfg["highpass_hz"]) and HIGHPASS_HZ[0] <= cfg["highpass_hz"] <= HIGHPASS_HZ[1]):
-        bad("highpass_hz", "%d-%d" % HIGHPASS_HZ)
-    if "powerline_hz" in cfg and not (is_int(cfg["powerline_hz"]) and cfg["powerline_hz"] in POWERLINE_HZ):
-        bad("powerline_hz", "0 (off), 50 or 60")
-    if "imu_hz" in cfg and not (is_int(cfg["imu_hz"]) and cfg["imu_hz"] in IMU_HZ):
-        bad("imu_hz", "0 (off), 100 or 200")
-    unknown = sorted(set(cfg) - set(KEYS))
-    if unknown:
-        out.append("unknown key(s) %s; known keys: %s" % (", ".join(unknown), ", ".join(KEYS)))
-    return out
+def _is_int(v):
+    return isinstance(v, int) and not isinstance(v, bool)
 
 
-def validate(cfg, where="config"):
-    """Raise UserError listing every problem (what is wrong and what is allowed)."""
-    p = problems(cfg)
-    if p:
-        raise UserError("%s refused: %s" % (where, "; ".join(p)))
-    return cfg
+class Rules:
+    """The allowed config values for one board (its EMG and IMU rates)."""
+
+    def __init__(self, emg_rates=REF_EMG_RATES, imu_rates=REF_IMU_RATES, default_node_id=1):
+        self.emg_rates = tuple(int(r) for r in emg_rates)
+        self.imu_rates = tuple(int(r) for r in imu_rates)
+        self.default_node_id = default_node_id
+
+    @classmethod
+    def from_board(cls, spec):
+        """Rules from a board definition dict (hardware/boards/*.json / board.json on the node)."""
+        try:
+            emg = spec["emg"]["rates_hz"]
+            imu = spec.get("imu", {}).get("rates_hz", []) if spec.get("imu") else []
+        except (KeyError, TypeError, AttributeError):
+            raise UserError("the board definition has no emg.rates_hz; fix hardware/boards/*.json")
+        return cls(emg, imu, int(spec.get("default_node_id", 1)))
+
+    def defaults(self):
+        """Complete config a new node gets (2 kHz if the board has it, 20 Hz 2nd-order high-pass, no notch)."""
+        emg = 2000 if 2000 in self.emg_rates else max(self.emg_rates)
+        imu = min((r for r in self.imu_rates if r >= 100), default=0)
+        return {"node_id": self.default_node_id, "label": "", "emg_hz": emg, "highpass_hz": 20,
+                "highpass_order": 2, "powerline_hz": 0, "imu_hz": imu}
+
+    def allowed(self, key):
+        """Human text of what `key` may be."""
+        return {
+            "node_id": "%d-%d" % NODE_ID,
+            "label": "text of at most %d bytes (UTF-8)" % MAX_LABEL_BYTES,
+            "emg_hz": " or ".join(str(r) for r in self.emg_rates) + " (this board)",
+            "highpass_hz": "%d-%d" % HIGHPASS_HZ,
+            "highpass_order": "2 or 4",
+            "powerline_hz": "0 (off), 50 or 60",
+            "imu_hz": "0 (off) or " + " or ".join(str(r) for r in self.imu_rates) + " (this board)"
+            if self.imu_rates else "0 (this board has no IMU)",
+        }.get(key, "one of " + ", ".join(KEYS))
+
+    def ok(self, key, v):
+        if key == "label":
+            return isinstance(v, str) and len(v.encode("utf-8")) <= MAX_LABEL_BYTES
+        if not _is_int(v):
+            return False
+        if key == "node_id":
+            return NODE_ID[0] <= v <= NODE_ID[1]
+        if key == "emg_hz":
+            return v in self.emg_rates
+        if key == "highpass_hz":
+            return HIGHPASS_HZ[0] <= v <= HIGHPASS_HZ[1]
+        if key == "highpass_order":
+            return v in HIGHPASS_ORDERS
+        if key == "powerline_hz":
+            return v in POWERLINE_HZ
+        if key == "imu_hz":
+            return v == 0 or v in self.imu_rates
+        return False
+
+    def problems(self, cfg):
+        """Each invalid value as 'key VALUE is not allowed; allowed: ...' (partial configs fine)."""
+        out = []
+        for k, v in cfg.items():
+            if k not in KEYS:
+                out.append("unknown key %s; known keys: %s" % (k, ", ".join(KEYS)))
+            elif not self.ok(k, v):
+                out.append("%s %r is not allowed; allowed: %s" % (k, v, self.allowed(k)))
+        return out
+
+    def validate(self, cfg, where="config"):
+        """Raise UserError listing every problem (what is wrong and what is allowed)."""
+        p = self.problems(cfg)
+        if p:
+            raise UserError("%s refused: %s" % (where, "; ".join(p)))
+        return cfg
+
+    def merged(self, current_bytes, updates):
+        """(config, note): the node's config.json with updates applied, always complete.
+
+        A missing, unreadable or invalid current file falls back to defaults for the
+        affected keys -- as the firmware would -- and the note says so.
+        """
+        self.validate(updates, "new settings")
+        note = None
+        cfg = self.defaults()
+        if current_bytes is None:
+            note = "the node had no config.json; unset keys take the firmware defaults"
+        else:
+            try:
+                cur = json.loads(current_bytes.decode("utf-8"))
+                if not isinstance(cur, dict):
+                    raise ValueError("not a JSON object")
+            except (ValueError, UnicodeDecodeError) as exc:
+                note = "the node's config.json was unreadable (%s); unset keys take the defaults" % exc
+            else:
+                bad = self.problems(cur)
+                missing = [k for k in KEYS if k not in cur]
+                if bad or missing:
+                    note = "the node's config.json was incomplete or invalid (%s); those keys take the defaults" % (
+                        "; ".join(bad + ["missing %s" % k for k in missing]))
+                for k in KEYS:
+                    if k in cur and self.ok(k, cur[k]):
+                        cfg[k] = cur[k]
+        cfg.update(updates)
+        return cfg, note
 
 
 def updates_from_args(args):
-    """The config keys the user set on the command line (None = not given)."""
-    pairs = (
-        ("node_id", getattr(args, "node_id", None)),
-        ("label", getattr(args, "label", None)),
-        ("emg_hz", getattr(args, "emg_hz", None)),
-        ("highpass_hz", getattr(args, "highpass_hz", None)),
-        ("powerline_hz", getattr(args, "powerline_hz", None)),
-        ("imu_hz", getattr(args, "imu_hz", None)),
-    )
-    return {k: v for k, v in pairs if v is not None}
-
-
-def merged(current_bytes, updates):
-    """New config dict: the node's current config.json (if readable) with updates applied.
-
-    Returns (config, note): note says when the current file was missing or unreadable
-    (then the firmware defaults are the base), so the user is told, not surprised.
-    """
-    note = None
-    base = dict(DEFAULTS)
-    if current_bytes is None:
-        note = "the node had no config.json; starting from the firmware defaults"
-    else:
-        try:
-            cur = json.loads(current_bytes.decode("utf-8"))
-            if not isinstance(cur, dict):
-                raise ValueError("not an object")
-        except (ValueError, UnicodeDecodeError) as exc:
-            note = "the node's config.json was unreadable (%s); starting from the firmware defaults" % exc
-        else:
-            bad = problems({k: v for k, v in cur.items() if k in KEYS})
-            if bad:
-                note = "the node's config.json had invalid values (%s); those fall back to defaults" % "; ".join(bad)
-            for k in KEYS:
-                if k in cur and not problems({k: cur[k]}):
-                    base[k] = cur[k]
-            for k, v in cur.items():  # keys this host does not know are kept, not dropped
-                if k not in KEYS:
-                    base[k] = v
-    cfg = dict(base)
-    cfg.update(updates)
-    validate({k: v for k, v in cfg.items() if k in KEYS})
-    return cfg, note
+    """The config keys the user set on the command line (absent options are not changed)."""
+    out = {}
+    for k in KEYS:
+        v = getattr(args, k, None)
+        if v is not None:
+            out[k] = v
+    return out
 
 
 def encode(cfg):
     """config.json bytes as written to the node (stable key order)."""
-    return (json.dumps(cfg, sort_keys=True) + "\n").encode("utf-8")
+    return (json.dumps({k: cfg[k] for k in KEYS}, sort_keys=True) + "\n").encode("utf-8")

@@ -50,13 +50,18 @@ def add_parser(subparsers):
     p.set_defaults(run=run)
 
 
+def board_has_config(board):
+    return board.sha256(["config.json"]).get("config.json") is not None
+
+
 def run(args):
     from ..bringup import fileset, flash, nodeconfig
     from ..bringup.repl import open_board
 
-    updates = nodeconfig.updates_from_args(args)
-    nodeconfig.validate(updates, "--node-id/--label")
     board_json = fileset.find_board(args.board)
+    rules = nodeconfig.Rules.from_board(fileset.read_board(board_json))
+    updates = nodeconfig.updates_from_args(args)
+    rules.validate(updates, "--node-id/--label")
     fw_dir = args.firmware or fileset.default_firmware_dir()
     local_version = fileset.firmware_version(fw_dir)
     with open_board(args.port, args.baud) as board:
@@ -69,7 +74,7 @@ def run(args):
         files = fileset.build(fw_dir, board_json=board_json, arch=arch, compile_mpy=not args.no_compile)
         print("Flashing firmware %s (%d files, board definition %s)" % (
             ".".join(str(v) for v in local_version), len(files), board_json.name))
-        rep = flash.flash(board, files, config_updates=updates or None, compile_arch=arch or "py")
+        rep = flash.flash(board, files, config_updates=updates or None, rules=rules, compile_arch=arch or "py")
         for n in rep.notes:
             print("note: " + n)
         if rep.version != local_version:
@@ -78,6 +83,8 @@ def run(args):
               % (rep.files + (1 if rep.config else 0), rep.written, rep.reused, rep.unchanged))
         if rep.removed:
             print("Removed files of the previous firmware: " + ", ".join(rep.removed))
+        if not rep.config and not board_has_config(board):
+            print("note: the node has no config.json: it runs on defaults (node id 1); set one with --node-id")
         if rep.config:
             print("Node config: " + ", ".join("%s=%r" % (k, rep.config[k]) for k in nodeconfig.KEYS if k in rep.config))
         print("Firmware version on the board: %s" % ".".join(str(v) for v in rep.version))
