@@ -20,9 +20,9 @@ TRIAL_STATUSES = ("complete", "reduced", "discontinued")
 SIDES = ("left", "right")
 MAX_AGE_YEARS = 120
 
-# ICD-10-CM: letter, digit, digit-or-letter (e.g. M1A, Z3A), then optionally '.' and 1-4
-# letters/digits (7th characters and 'X' placeholders included: M21.6X1, S82.101A).
-ICD10_PATTERN = re.compile(r"^[A-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,4})?$")
+# ICD-10-CM: letter, digit, digit (or A/B in the few categories like M1A, C7B, Z3A), then
+# optionally '.' and 1-4 letters/digits (7th characters and 'X' placeholders: M21.6X1, S82.101A).
+ICD10_PATTERN = re.compile(r"^[A-Z][0-9][0-9AB](\.[0-9A-Z]{1,4})?$")
 # CPT: five digits (Category I) or four digits + F/T/U (Category II, III, PLA).
 CPT_PATTERN = re.compile(r"^([0-9]{5}|[0-9]{4}[FTU])$")
 DATE_PATTERN = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")

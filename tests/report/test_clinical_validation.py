@@ -26,7 +26,7 @@ def test_real_icd10_codes_pass(code):
     assert problems(icd10=[code]) == []
 
 
-@pytest.mark.parametrize("code", ["g80.1", "G8.1", "80.1", "G80.", "G80.12345", "G801 ", "G80-1", 801, "GG0.1"])
+@pytest.mark.parametrize("code", ["g80.1", "G8.1", "80.1", "G80.", "G80.12345", "G801 ", "G80-1", 801, "GG0.1", "G8O.1"])
 def test_malformed_icd10_codes_are_named(code):
     found = problems(icd10=["R26.89", code])
     assert len(found) == 1
