@@ -1,0 +1,166 @@
+"""Reference board (hardware/boards/myostride-ref-s3.json): the only module besides
+drivers/ that touches `machine`. Pin numbers and buses come from board.json."""
+
+import time
+
+import machine
+
+from drivers.ads1292r import ADS1292R
+from drivers.lsm6dso import LSM6DSO
+
+try:
+    from micropython import const
+except ImportError:
+    def const(x):
+        return x
+
+_S_AFE = const(0x01)
+_S_IMU = const(0x02)
+_S_CLOCK = const(0x04)
+_S_STORAGE = const(0x08)
+
+
+class RefBoard:
+    name = "ref"
+    ticks_bits = 30
+
+    def __init__(self, spec):
+        self.spec = spec
+        e = spec["emg"]
+        s = e["spi"]
+        self.fs_dir = spec.get("fs_dir", "")
+        self.default_node_id = spec.get("default_node_id", 1)
+        self.emg_rates = tuple(e["rates_hz"])
+        self.default_emg_hz = 2000 if 2000 in self.emg_rates else self.emg_rates[0]
+        spi = machine.SPI(
+            s["id"], baudrate=s["baudrate"], polarity=s["polarity"], phase=s["phase"],
+            sck=machine.Pin(s["sck"]), mosi=machine.Pin(s["mosi"]), miso=machine.Pin(s["miso"]),
+        )
+        cs = machine.Pin(e["cs"], machine.Pin.OUT, value=1)
+        start = machine.Pin(e["start"], machine.Pin.OUT, value=0) if e.get("start") is not None else None
+        reset = machine.Pin(e["reset"], machine.Pin.OUT, value=1) if e.get("reset") is not None else None
+        self._drdy = machine.Pin(e["drdy"], machine.Pin.IN)
+        self._drdy_hard = bool(e.get("drdy_hard_irq", False))
+        self.afe = ADS1292R(spi, cs, self._drdy, start, reset, e.get("gain", 6), e.get("vref_mv", 2420), e.get("shift_bits", 6))
+        self.nv_per_lsb = self.afe.nv_per_lsb()
+        self.selftest = _S_CLOCK
+        self.imu = None
+        self.imu_rates = ()
+        self.default_imu_hz = 0
+        im = spec.get("imu")
+        if im:
+            i = im["i2c"]
+            bus = machine.I2C(i["id"], scl=machine.Pin(i["scl"]), sda=machine.Pin(i["sda"]), freq=i["freq"])
+            self.imu = LSM6DSO(bus, im.get("address", 0x6A))
+            self.imu_rates = tuple(im["rates_hz"])
+            self.default_imu_hz = self.imu_rates[0]
+        b = spec.get("battery")
+        self._bat = None
+        if b:
+            self._bat = machine.ADC(machine.Pin(b["adc_pin"]))
+            try:
+                self._bat.atten(machine.ADC.ATTN_11DB)
+            except AttributeError:
+                pass
+            self._bat_div = b.get("divider", 2.0)
+        led = spec.get("led")
+        self._led = machine.Pin(led["pin"], machine.Pin.OUT, value=0) if led else None
+        self._led_on = 1 if not led or led.get("active_high", True) else 0
+        btn = spec.get("button")
+        self._button = machine.Pin(btn["pin"], machine.Pin.IN, machine.Pin.PULL_UP) if btn else None
+        fsw = spec.get("footswitch")
+        self._foot_pins = []
+        if fsw:
+            for p in fsw["pins"]:
+                self._foot_pins.append(machine.Pin(p, machine.Pin.IN, machine.Pin.PULL_UP))
+        self._foot_low = bool(fsw and fsw.get("active_low", True))
+        self._foot_cb = None
+        self._imu_ring = None
+        self.identify_until_ms = 0
+        self._check_storage()
+
+    def _check_storage(self):
+        import os
+
+        try:
+            os.stat(self.fs_dir or "/")
+            self.selftest |= _S_STORAGE
+        except OSError:
+            pass
+
+    # ---- clock: the MCU's ticks_us counter (30 bits on ESP32 MicroPython)
+    def ticks_us(self):
+        return time.ticks_us()
+
+    # ---- acquisition
+    def start(self, emg_ring, imu_ring, imu_hz, foot_cb, emg_hz):
+        if self.afe.sink is not None:
+            self.afe.stop()
+        if self.afe.init(emg_hz):
+            self.selftest |= _S_AFE
+        self._drdy.irq(self.afe.on_drdy, machine.Pin.IRQ_FALLING, hard=self._drdy_hard)
+        self.afe.start(emg_ring.put)  # the DRDY path: ring.put per sample
+        self._imu_ring = imu_ring if imu_hz else None
+        self._imu_count = 0
+        self.afe.samples = 0
+        if self.imu is not None:
+            if imu_hz:
+                if self.imu.init(imu_hz):
+                    self.selftest |= _S_IMU
+            else:
+                self.imu.off()
+        self._foot_cb = foot_cb
+        for i, p in enumerate(self._foot_pins):
+            p.irq(self._foot_irq(i), machine.Pin.IRQ_FALLING | machine.Pin.IRQ_RISING)
+
+    def _foot_irq(self, index):
+        def handler(pin):
+            level = pin.value()
+            if self._foot_low:
+                level = 1 - level
+            if self._foot_cb:
+                self._foot_cb(self.afe.samples, index, level)
+
+        return handler
+
+    def poll(self):
+        """Samples arrive by interrupt; the IMU is polled for data-ready here."""
+        if self._imu_ring is not None and self.imu.ready():
+            self._imu_ring.put_record(self.imu.read_into_record(), 0)
+            self._imu_count += 1
+        if self.identify_until_ms and self._led is not None:
+            t = time.ticks_ms()
+            if time.ticks_diff(self.identify_until_ms, t) > 0:
+                self._led((t // 250) & 1 == self._led_on)
+            else:
+                self.identify_until_ms = 0
+                self._led(not self._led_on)
+
+    def emg_next(self):
+        """Index k of the next EMG sample (conversions since the AFE started)."""
+        return self.afe.samples
+
+    def imu_next(self):
+        return self._imu_count
+
+    def lead_off(self, k0, k1):
+        return self.afe.lead_off()
+
+    # ---- housekeeping
+    def battery_mv(self):
+        if self._bat is None:
+            return 0
+        return int(self._bat.read_uv() * self._bat_div) // 1000
+
+    def button_pressed(self):
+        return self._button is not None and self._button.value() == 0
+
+    def identify(self, seconds):
+        self.identify_until_ms = time.ticks_add(time.ticks_ms(), seconds * 1000)
+
+    def idle(self, node_ms):
+        time.sleep_ms(2)
+
+    def reset(self):
+        machine.reset()
+        return True

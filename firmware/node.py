@@ -1,0 +1,368 @@
+"""The node application: acquisition -> filter -> packetiser -> frame store -> radio.
+
+The data-ready interrupt (or the simulated board) fills the EMG ring; the main
+loop drains it in blocks, filters every sample (always, so the filter is
+settled when streaming starts), and while streaming cuts frames of the size the
+negotiated MTU calls for into the frame store, which the radio empties. A gap
+the ring reports (overrun) closes the current frame early and moves the
+sample index on, so timestamps stay exact and the loss shows as a seq-less gap
+in sample time plus the overrun count in status.
+"""
+
+import time
+
+from myowire import codec
+
+import config
+import status
+from clock import Clock
+from commands import Commands
+from filters import FilterChain
+from framestore import FrameStore
+from packetizer import Packetizer, SampleClock, imu_samples_for_mtu
+from radio import Radio
+from ring import Ring
+from version import FIRMWARE_VERSION
+
+STATUS_PERIOD_US = 1000000
+IDLE_NODE_MS = 10
+STORE_SECONDS = 15
+_EMG_RING = 2048  # ~1 s at 2 kHz between main-loop passes before overrun
+_IMU_RING = 256
+
+
+def store_bytes_per_s(emg_hz, imu_hz):
+    """Worst-case data-frame bytes per second (MTU 23 frame sizes, status and footswitch included)."""
+    n = codec.emg_samples_for_mtu(23)
+    emg = emg_hz * (2 * n + codec.OVERHEAD) // n + 1
+    imu = 0
+    if imu_hz:
+        m = imu_samples_for_mtu(23)
+        imu = imu_hz * (12 * m + codec.OVERHEAD) // m + 1
+    return emg + imu + 64 + 4 * 32
+
+
+class Node:
+    def __init__(self, board, bluetooth):
+        self.board = board
+        origin = board.clock_origin_us() if hasattr(board, "clock_origin_us") else None
+        self.clock = Clock(board.ticks_us, board.ticks_bits, origin)
+        self.cfg_path = board.fs_dir + "/" + config.FILE_NAME
+        self.cfg, self.cfg_error = config.load(self.cfg_path, board)
+        if self.cfg_error:
+            print("node: config.json rejected (%s); running on defaults" % self.cfg_error)
+        self.emg_ring = Ring(_EMG_RING, 1)
+        self.imu_ring = Ring(_IMU_RING, 6)
+        rate = store_bytes_per_s(max(board.emg_rates), max(board.imu_rates) if board.imu_rates else 0)
+        cap = rate * STORE_SECONDS
+        self.store = FrameStore(cap, cap // 100 + 64)
+        self.pk = Packetizer(self.store, self.cfg["node_id"])
+        self.stage = bytearray(2 * codec.MAX_COUNT)
+        self.imu_stage = bytearray(12 * codec.MAX_COUNT)
+        self.foot_events = []
+        self.streaming = False
+        self.overrun_samples = 0
+        self.clipped = 0
+        self.lead_off = False
+        self.reboot_at_us = 0
+        self._apply_config()
+        self.commands = Commands(self)
+        self.radio = Radio(bluetooth, self.store, self)
+        self._start_board()
+        self._next_status_us = self.clock.now_us()
+        self._advertise()
+
+    def _apply_config(self):
+        c = self.cfg
+        self.filter = FilterChain(c["emg_hz"], c["highpass_hz"], c["highpass_order"], c["powerline_hz"])
+        self.emg_clock = SampleClock(c["emg_hz"])
+        self.imu_clock = SampleClock(c["imu_hz"]) if c["imu_hz"] else None
+        self.pk.node_id = c["node_id"]
+        self._set_mtu(23)
+
+    def _start_board(self):
+        """(Re)start acquisition and align sample indices with what the board delivers next."""
+        c = self.cfg
+        self.board.start(self.emg_ring, self.imu_ring, c["imu_hz"], self._foot_edge, c["emg_hz"])
+        self.emg_ring.reset()
+        self.imu_ring.reset()
+        self.filter.reset()
+        self.fill = 0
+        self.k0 = self.board.emg_next()
+        self.imu_fill = 0
+        self.j0 = self.board.imu_next()
+
+    def _set_mtu(self, mtu):
+        self.emg_n = codec.emg_samples_for_mtu(mtu)
+        self.imu_n = imu_samples_for_mtu(mtu)
+
+    def _advertise(self):
+        self.radio.advertise(self.cfg["node_id"], FIRMWARE_VERSION, status.battery_pct(self.board.battery_mv()))
+
+    # ---- radio callbacks
+    def now_us(self):
+        return self.clock.now_us()
+
+    def on_connect(self):
+        print("node %d: central connected" % self.cfg["node_id"])
+
+    def on_disconnect(self):
+        print("node %d: central disconnected; advertising, still sampling" % self.cfg["node_id"])
+        self._advertise()
+
+    def on_mtu(self, mtu):
+        self._set_mtu(mtu)
+
+    def on_write(self, msg, t2_us):
+        self.commands.handle(msg, t2_us)
+
+    # ---- the loop
+    def run(self):
+        while True:
+            self.step()
+            self.board.idle(IDLE_NODE_MS)
+
+    def step(self):
+        now = self.clock.now_us()
+        more = True
+        while more:
+            more = self.board.poll()
+            self._drain_emg()
+            if self.imu_clock is not None:
+                self._drain_imu()
+        if self.foot_events and self.streaming:
+            self._emit_foot()
+        if now >= self._next_status_us:
+            self._next_status_us = now + STATUS_PERIOD_US
+            self._status(now, self.streaming)
+        self.radio.pump()
+        if self.reboot_at_us and now >= self.reboot_at_us:
+            self._reboot()
+
+    def _drain_emg(self):
+        ring = self.emg_ring
+        stage = self.stage
+        while True:
+            n = ring.take(stage, 2 * self.fill, self.emg_n - self.fill)
+            if n:
+                self.clipped += self.filter.run(stage, 2 * self.fill, stage, 2 * self.fill, n)
+                self.fill += n
+                if self.fill >= self.emg_n:
+                    self._emit_emg()
+                continue
+            lost = ring.pop_gap()
+            if not lost:
+                return
+            if self.fill:
+                self._emit_emg()
+            self.k0 += lost
+            self.overrun_samples += lost
+
+    def _emit_emg(self):
+        if self.streaming:
+            self.pk.emg_frame(self.stage, self.fill, self.emg_clock.at(self.k0))
+            if not self.lead_off and self.board.lead_off(self.k0, self.k0 + self.fill):
+                self.lead_off = True
+        self.k0 += self.fill
+        self.fill = 0
+
+    def _drain_imu(self):
+        ring = self.imu_ring
+        while True:
+            n = ring.take(self.imu_stage, 12 * self.imu_fill, self.imu_n - self.imu_fill)
+            if n:
+                self.imu_fill += n
+                if self.imu_fill >= self.imu_n:
+                    self._emit_imu()
+                continue
+            lost = ring.pop_gap()
+            if not lost:
+                return
+            if self.imu_fill:
+                self._emit_imu()
+            self.j0 += lost
+
+    def _emit_imu(self):
+        if self.streaming:
+            self.pk.imu_frame(self.imu_stage, self.imu_fill, self.imu_clock.at(self.j0))
+        self.j0 += self.imu_fill
+        self.imu_fill = 0
+
+    def _foot_edge(self, k, inp, lvl):
+        if len(self.foot_events) < 32:
+            self.foot_events.append((k, inp, lvl))
+
+    def _emit_foot(self):
+        t = self.emg_clock
+        for k, inp, lvl in self.foot_events:
+            t.at(k)
+            self.pk.foot_frame(t.s * 1000000 + t.us, [(0, inp, lvl)])
+        self.foot_events = []
+
+    # ---- status
+    def flags(self):
+        f = 0
+        if self.lead_off:
+            f |= codec.F_LEAD_OFF
+        if self.clipped or self.emg_ring.take_clipped():
+            self.clipped = 0
+            f |= codec.F_CLIPPING
+        if self.overrun_samples:
+            f |= codec.F_OVERRUN
+        if self.cfg_error:
+            f |= codec.F_CONFIG_DEFAULTS
+        if self.imu_clock is not None:
+            f |= codec.F_IMU
+        if self.streaming:
+            f |= codec.F_STREAMING
+        if self.board.battery_mv() < status.LOW_BATTERY_MV:
+            f |= codec.F_LOW_BATTERY
+        if self.radio.connected():
+            f |= codec.F_CONNECTED
+        return f
+
+    def status_fields(self):
+        return status.fields(
+            self.cfg,
+            self.board.battery_mv(),
+            self.flags(),
+            self.board.selftest,
+            self.board.nv_per_lsb,
+            self.overrun_samples,
+            self.store.oldest_seq(),
+        )
+
+    def _status(self, now, to_store):
+        """Refresh the readable status; while streaming also send it as a data frame."""
+        fields = self.status_fields()
+        self.lead_off = False
+        if to_store:
+            seq = self.pk.status_frame(now, fields)
+            off = self.store.locate(seq)
+            frame = self.store.data[off : off + self.store.found_len]
+        else:
+            frame = codec.encode_status(self.cfg["node_id"], self.store.next_seq, now, fields)
+        self.radio.set_status_value(frame)
+        return frame
+
+    # ---- commands (each returns (ack status, value, message))
+    def reply_sync(self, cmd_id, t1_us, t2_us):
+        t3 = self.clock.now_us()
+        frame = codec.encode_sync_reply(self.cfg["node_id"], cmd_id, t1_us, t2_us, t3)
+        self.radio.reply(frame)
+        return frame
+
+    def start_streaming(self):
+        if self.streaming:
+            return codec.ACK_OK, self.store.next_seq, "already streaming"
+        self._drain_emg()
+        self.k0 += self.fill  # samples filtered before start are not sent
+        self.fill = 0
+        if self.imu_clock is not None:
+            self._drain_imu()
+        self.j0 += self.imu_fill
+        self.imu_fill = 0
+        self.foot_events = []
+        self.streaming = True
+        self._next_status_us = self.clock.now_us()
+        return codec.ACK_OK, self.store.next_seq, ""
+
+    def stop_streaming(self):
+        if not self.streaming:
+            return codec.ACK_OK, self.store.next_seq, "not streaming"
+        self._drain_emg()
+        if self.fill:
+            self._emit_emg()
+        if self.imu_clock is not None:
+            self._drain_imu()
+            if self.imu_fill:
+                self._emit_imu()
+        self._emit_foot()
+        self.streaming = False
+        return codec.ACK_OK, self.store.next_seq, ""
+
+    def configure(self, a):
+        if self.streaming:
+            return codec.ACK_STATE, 0, "stop streaming before configuring"
+        new = dict(self.cfg)
+        flags = a["flags"]
+        for key in ("emg_hz", "highpass_hz", "imu_hz"):
+            if a[key]:
+                new[key] = a[key]
+        if a["powerline_hz"]:
+            if flags & codec.CFG_POWERLINE_OFF:
+                return codec.ACK_BAD_ARGS, 0, "powerline_hz must be 0 with POWERLINE_OFF"
+            new["powerline_hz"] = a["powerline_hz"]
+        elif flags & codec.CFG_POWERLINE_OFF:
+            new["powerline_hz"] = 0
+        if flags & codec.CFG_IMU_OFF:
+            if a["imu_hz"]:
+                return codec.ACK_BAD_ARGS, 0, "imu_hz must be 0 with IMU_OFF"
+            new["imu_hz"] = 0
+        if a["new_node_id"]:
+            new["node_id"] = a["new_node_id"]
+        if a["label"]:
+            new["label"] = a["label"]
+        elif flags & codec.CFG_CLEAR_LABEL:
+            new["label"] = ""
+        why = config.problem(new, self.board)
+        if why:
+            return codec.ACK_BAD_ARGS, 0, why
+        if self.cfg_error:
+            self._keep_rejected_config()
+        try:
+            config.save(self.cfg_path, new)
+        except OSError as e:
+            return codec.ACK_BUSY, 0, "cannot save config: %s" % e
+        self.cfg = new
+        self.cfg_error = None
+        self._apply_config()
+        self._start_board()
+        self._set_mtu(self.radio.mtu)
+        return codec.ACK_OK, 0, ""
+
+    def _keep_rejected_config(self):
+        """Move a rejected config.json aside (config.rejected.json) rather than overwrite it."""
+        import os
+
+        try:
+            os.rename(self.cfg_path, self.board.fs_dir + "/config.rejected.json")
+        except OSError:
+            pass
+
+    def resend(self, first, last):
+        if last < first:
+            return codec.ACK_BAD_ARGS, 0, "last seq before first"
+        if last >= self.store.next_seq:
+            return codec.ACK_BAD_ARGS, self.store.next_seq, "seq %d not sent yet" % last
+        oldest = self.store.oldest_seq()
+        if last >= oldest and not self.radio.request_resend(first if first > oldest else oldest, last):
+            return codec.ACK_BUSY, 0, "resend queue full"
+        if first < oldest:
+            return codec.ACK_GONE, oldest, "frames before %d are gone" % oldest
+        return codec.ACK_OK, last - first + 1, ""
+
+    def status_now(self):
+        now = self.clock.now_us()
+        seq = self.store.next_seq if self.streaming else 0
+        self._status(now, self.streaming)
+        return codec.ACK_OK, seq, ("config defaults: " + self.cfg_error)[:64] if self.cfg_error else ""
+
+    def identify(self, seconds):
+        self.board.identify(seconds)
+        return codec.ACK_OK, seconds, ""
+
+    def request_reboot(self):
+        self.reboot_at_us = self.clock.now_us() + 200000  # after the ack has gone out
+        return codec.ACK_OK, 0, ""
+
+    def _reboot(self):
+        self.reboot_at_us = 0
+        print("node %d: rebooting" % self.cfg["node_id"])
+        self.radio.disconnect()
+        if not self.board.reset():
+            # simulated board: restart the firmware's state; the clock and sampling run on
+            self.streaming = False
+            self.cfg, self.cfg_error = config.load(self.cfg_path, self.board)
+            self._apply_config()
+            self._start_board()

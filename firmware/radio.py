@@ -1,0 +1,249 @@
+"""BLE peripheral through MicroPython's `bluetooth` module (NimBLE on ESP32, or
+the simulator's emulation on the unix port; only the API subset both share).
+
+One central at a time. Data frames are sent from the frame store (the store is
+the transmit queue): live frames in seq order first, then resend ranges the
+host asked for. A frame longer than MTU-3 goes out as codec fragments. When the
+stack's buffers are full (OSError ENOMEM) the frame stays where it is and the
+radio backs off, doubling the pause, so nothing is lost. After a disconnect it
+advertises again while the node keeps sampling into the store.
+"""
+
+import time
+from micropython import const
+
+from myowire import codec, gatt
+
+_IRQ_CENTRAL_CONNECT = const(1)
+_IRQ_CENTRAL_DISCONNECT = const(2)
+_IRQ_GATTS_WRITE = const(3)
+_IRQ_MTU_EXCHANGED = const(21)
+_FLAG_READ = const(0x0002)
+_FLAG_WRITE_NO_RESPONSE = const(0x0004)
+_FLAG_WRITE = const(0x0008)
+_FLAG_NOTIFY = const(0x0010)
+_ENOMEM = const(12)
+_ADV_INTERVAL_US = const(100000)
+_PREFERRED_MTU = const(247)
+_DEFAULT_MTU = const(23)
+_BACKOFF_MIN_MS = const(2)
+_BACKOFF_MAX_MS = const(64)
+_NOTES_PER_PUMP = const(24)
+_MAX_RANGES = const(8)
+_MAX_REPLIES = const(8)
+
+
+class Radio:
+    def __init__(self, bluetooth, store, handler):
+        """handler: object with on_connect(), on_disconnect(), on_mtu(mtu), on_write(msg, t2_us), now_us()."""
+        self.store = store
+        self.handler = handler
+        self.ble = bluetooth.BLE()
+        self.ble.active(True)
+        try:
+            self.ble.config(mtu=_PREFERRED_MTU)
+        except Exception:  # a stack without MTU configuration keeps 23
+            pass
+        self.ble.irq(self._irq)
+        svc = (
+            bluetooth.UUID(gatt.SERVICE_UUID),
+            (
+                (bluetooth.UUID(gatt.DATA_UUID), _FLAG_NOTIFY),
+                (bluetooth.UUID(gatt.CONTROL_UUID), _FLAG_WRITE | _FLAG_WRITE_NO_RESPONSE),
+                (bluetooth.UUID(gatt.REPLY_UUID), _FLAG_NOTIFY | _FLAG_READ),
+            ),
+        )
+        ((self.h_data, self.h_control, self.h_reply),) = self.ble.gatts_register_services((svc,))
+        self.ble.gatts_set_buffer(self.h_control, 128)
+        self.ble.gatts_set_buffer(self.h_reply, 128)
+        self.conn = None
+        self.mtu = _DEFAULT_MTU
+        self._frag = bytearray(_PREFERRED_MTU)
+        self._fragmv = memoryview(self._frag)
+        self._datamv = memoryview(store.data)
+        self.live_next = store.next_seq
+        self._cur = -1  # seq being sent
+        self._cur_frag = 0  # next fragment index of it
+        self._ranges = []  # [first, last] resend ranges, inclusive
+        self._replies = []  # encoded replies waiting for buffer space
+        self._retry_at = time.ticks_ms()
+        self._backoff = _BACKOFF_MIN_MS
+        self.enomem = 0
+        self.sent = 0
+        self.skipped = 0  # live frames evicted before they could be sent
+        self.adv_data = b""
+        self.name = ""
+
+    # ---- advertising
+    def advertise(self, node_id, fw, battery_pct):
+        self.name = gatt.node_name(node_id)
+        try:
+            self.ble.config(gap_name=self.name)
+        except Exception:
+            pass
+        self.adv_data = gatt.advertising_payload(node_id, fw, battery_pct)
+        self.ble.gap_advertise(_ADV_INTERVAL_US, self.adv_data, resp_data=gatt.scan_response_payload(), connectable=True)
+
+    # ---- events (run from micropython.schedule, never from a hard IRQ)
+    def _irq(self, event, data):
+        if event == _IRQ_CENTRAL_CONNECT:
+            conn = data[0]
+            if self.conn is not None:
+                self.ble.gap_disconnect(conn)  # one central at a time
+                return
+            self.conn = conn
+            self.mtu = _DEFAULT_MTU
+            self.live_next = self.store.next_seq
+            self._cur = -1
+            self._ranges = []
+            self._replies = []
+            self._backoff = _BACKOFF_MIN_MS
+            self.handler.on_connect()
+        elif event == _IRQ_CENTRAL_DISCONNECT:
+            if data[0] != self.conn:
+                return
+            self.conn = None
+            self._cur = -1
+            self._ranges = []
+            self._replies = []
+            self.handler.on_disconnect()
+        elif event == _IRQ_GATTS_WRITE:
+            t2 = self.handler.now_us()  # time-sync receive time: as early as possible
+            conn, handle = data[0], data[1]
+            if conn == self.conn and handle == self.h_control:
+                self.handler.on_write(self.ble.gatts_read(handle), t2)
+        elif event == _IRQ_MTU_EXCHANGED:
+            if data[0] == self.conn:
+                self.mtu = data[1] if data[1] <= _PREFERRED_MTU else _PREFERRED_MTU
+                self.handler.on_mtu(self.mtu)
+
+    def connected(self):
+        return self.conn is not None
+
+    # ---- replies (REPLY characteristic)
+    def reply(self, frame):
+        """Notify an ACK / SYNC frame now; queue it if the stack is full."""
+        if self.conn is None:
+            return False
+        if self._replies or not self._notify(self.h_reply, frame):
+            if len(self._replies) < _MAX_REPLIES:
+                self._replies.append(frame)
+            return False
+        return True
+
+    def set_status_value(self, frame):
+        """Latest status frame, readable from REPLY."""
+        self.ble.gatts_write(self.h_reply, frame)
+
+    def _notify(self, handle, data):
+        try:
+            self.ble.gatts_notify(self.conn, handle, data)
+        except OSError as e:
+            if e.args and e.args[0] == _ENOMEM:
+                self.enomem += 1
+                self._retry_at = time.ticks_add(time.ticks_ms(), self._backoff)
+                if self._backoff < _BACKOFF_MAX_MS:
+                    self._backoff *= 2
+                return False
+            raise
+        self._backoff = _BACKOFF_MIN_MS
+        return True
+
+    # ---- resends
+    def request_resend(self, first, last):
+        """Queue [first, last] (clipped to what the store holds); False if the queue is full."""
+        if len(self._ranges) >= _MAX_RANGES:
+            return False
+        self._ranges.append([first, last])
+        return True
+
+    def pending(self):
+        """Frames queued for sending (live backlog plus resends)."""
+        n = self.store.next_seq - self.live_next
+        for a, b in self._ranges:
+            n += b - a + 1
+        return n
+
+    def _pick(self):
+        st = self.store
+        oldest = st.oldest_seq()
+        if self.live_next < oldest:
+            self.skipped += oldest - self.live_next
+            self.live_next = oldest
+        if self.live_next < st.next_seq:
+            self._cur = self.live_next
+            self.live_next += 1
+            return True
+        while self._ranges:
+            r = self._ranges[0]
+            if r[0] < oldest:
+                r[0] = oldest
+            if r[0] > r[1]:
+                self._ranges.pop(0)
+                continue
+            self._cur = r[0]
+            r[0] += 1
+            return True
+        return False
+
+    def pump(self):
+        """Send what is queued until the stack pushes back; call from the main loop."""
+        if self.conn is None or time.ticks_diff(time.ticks_ms(), self._retry_at) < 0:
+            return
+        try:
+            while self._replies:
+                if not self._notify(self.h_reply, self._replies[0]):
+                    return
+                self._replies.pop(0)
+            budget = _NOTES_PER_PUMP
+            st = self.store
+            while budget > 0 and self.conn is not None:
+                if self._cur < 0:
+                    if not self._pick():
+                        return
+                    self._cur_frag = 0
+                off = st.locate(self._cur)
+                if off < 0:  # evicted before it went out
+                    self._cur = -1
+                    continue
+                n = st.found_len
+                room = self.mtu - 3
+                if n <= room:
+                    if not self._notify(self.h_data, self._datamv[off : off + n]):
+                        return
+                    self._done()
+                else:
+                    step = room - codec.FRAG_HEADER
+                    i = self._cur_frag
+                    a = i * step
+                    m = n - a if n - a < step else step
+                    flags = codec.FRAG_MARK
+                    if i == 0:
+                        flags |= codec.FRAG_FIRST
+                    if a + m >= n:
+                        flags |= codec.FRAG_LAST
+                    fb = self._frag
+                    fb[0] = flags
+                    fb[1] = i & 0xFF
+                    fb[2 : 2 + m] = self._datamv[off + a : off + a + m]
+                    if not self._notify(self.h_data, self._fragmv[0 : 2 + m]):
+                        return
+                    if flags & codec.FRAG_LAST:
+                        self._done()
+                    else:
+                        self._cur_frag = i + 1
+                budget -= 1
+        except OSError:
+            # the link went away under us (not ENOMEM): the disconnect IRQ follows
+            self._cur = -1
+
+    def _done(self):
+        self._cur = -1
+        self.sent += 1
+
+    def disconnect(self):
+        if self.conn is not None:
+            try:
+                self.ble.gap_disconnect(self.conn)
+            except OSError:
+                pass
