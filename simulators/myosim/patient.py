@@ -104,7 +104,8 @@ PRESETS = {
             "gastrocnemius_lateralis": _EQUINUS_CALF,
             "soleus": ((0.0, 56.0), (88.0, 100.0)),
             "peroneus_longus": ((0.0, 52.0), (90.0, 100.0)),
-            "tibialis_anterior": ((0.0, 6.0), (62.0, 84.0)),
+            # no loading-response burst (no heel strike to control), off in terminal swing
+            "tibialis_anterior": ((60.0, 85.0),),
         },
         "toe_walking": True, "swing_gyro_scale": 0.85,
     },
@@ -130,7 +131,7 @@ PRESETS = {
             "gastrocnemius_medialis": _EQUINUS_CALF,
             "gastrocnemius_lateralis": _EQUINUS_CALF,
             "soleus": ((0.0, 56.0), (88.0, 100.0)),
-            "tibialis_anterior": ((0.0, 5.0), (64.0, 82.0)),
+            "tibialis_anterior": ((64.0, 84.0),),
             "rectus_femoris": ((0.0, 14.0), (46.0, 100.0)),
             "biceps_femoris": ((0.0, 30.0), (80.0, 100.0)),
         },

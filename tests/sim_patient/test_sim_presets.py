@@ -46,6 +46,9 @@ def test_equinus_calf_premature_and_prolonged(patients):
         # prolonged: much longer stance activity
         assert _duty_pct(e, "left", m) > _duty_pct(n, "left", m) + 15
     assert e.sides["left"].toe_walking and not n.sides["left"].toe_walking
+    # no heel strike: no tibialis anterior loading-response burst
+    assert _active_fraction_at(n, "left", "tibialis_anterior", 2, 8) > 0.9
+    assert _active_fraction_at(e, "left", "tibialis_anterior", 2, 8) < 0.15
     # toe walking: the heel switch never closes, the forefoot switch does
     edges = footswitch_edges(e.sides["left"], 0.0, 60.0)
     assert {i for _, i, _ in edges} == {1}
