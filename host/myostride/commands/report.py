@@ -85,12 +85,9 @@ def load_session_or_fail(path):
 
 def analyse_session(path):
     """Run the analysis pipeline on a session directory -> analysis dict."""
-    try:
-        from ..analysis import pipeline
-    except ImportError as exc:
-        raise UserError("the analysis pipeline is not available (%s); run `myostride analyze` and pass its JSON"
-                        % exc)
-    return pipeline.analyze(str(path))
+    from ..analysis import load_input, pipeline
+
+    return pipeline.analyse(load_input(str(path)))
 
 
 def _session_source(analysis):

@@ -6,7 +6,8 @@ reports cannot disagree. Blocks: ("para", text), ("note", text), ("kv", [(key, v
 ("table", header, rows), ("list", items), ("figure", png_bytes, caption), ("signatures", [(role, name)]).
 """
 
-from .figures import figure_png, muscle_figure
+from ..analysis.plots import muscle_figure
+from .figures import figure_png
 
 NOT_RECORDED = "not recorded"
 TITLE = "Dynamic surface EMG during walking: study report"
@@ -198,7 +199,6 @@ def _num(x, fmt):
 
 
 def _figures(summary, analysis, figure_maker):
-    maker = figure_maker or muscle_figure
     stance = {side: ((g or {}).get("stance_pct") or {}).get("mean")
               for side, g in ((analysis or {}).get("gait") or {}).items()}
     blocks = [("para", "Shaded: normal activation windows. Top: linear envelope, mean \u00b1 SD over usable "
@@ -207,7 +207,7 @@ def _figures(summary, analysis, figure_maker):
     for ch in (analysis or {}).get("channels") or []:
         if not ch.get("muscle"):
             continue
-        fig = maker(ch) if figure_maker else muscle_figure(ch, stance_pct=stance.get(ch.get("side")))
+        fig = figure_maker(ch) if figure_maker else muscle_figure(ch, stance_pct=stance.get(ch.get("side")))
         blocks.append(("figure", figure_png(fig), "%s %s (%s)" % ((ch.get("side") or "").capitalize(),
                                                                   ch["muscle"].replace("_", " "), ch.get("label"))))
     return {"title": "Per-muscle activation over the gait cycle", "blocks": blocks}
