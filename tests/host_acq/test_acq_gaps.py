@@ -48,3 +48,14 @@ def test_start_seq_from_ack_catches_lost_first_frames():
     t.expect_from(100, 0.0)
     t.add(103, 0.0)
     assert t.plan(0.0) == [(100, 102)]
+
+
+def test_busy_node_does_not_use_up_attempts():
+    t = SeqTracker(grace_s=0.0, retry_s=1.0, max_attempts=1)
+    t.add(0, 0.0)
+    t.add(3, 0.0)
+    assert t.plan(0.0) == [(1, 2)]
+    t.defer(1, 2, 0.1, after_s=0.2)
+    assert t.plan(0.2) == []
+    assert t.plan(0.31) == [(1, 2)]  # asked again, still counted as the first attempt
+    assert t.gone == []

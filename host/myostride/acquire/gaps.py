@@ -124,6 +124,14 @@ class SeqTracker:
                 m.attempts += 1
         return out
 
+    def defer(self, first, last, now_s, after_s=0.2):
+        """The node was busy: that request does not count; ask again after_s from now."""
+        for s in range(first, last + 1):
+            m = self.missing.get(s)
+            if m is not None and m.attempts > 0:
+                m.attempts -= 1
+                m.requested_s = now_s - self.retry_s + after_s
+
     def mark_gone(self, first, last, reason="gone"):
         """The node no longer holds first..last: whatever is still missing there is a gap."""
         still = [s for s in range(first, last + 1) if s in self.missing]

@@ -1,0 +1,135 @@
+"""One node's GATT link: subscribe, reassemble frames, send commands, await replies.
+
+Uses only bleak's public BleakClient API (the backend class is the one
+difference between real radios and the simulator). Every notification is
+stamped with the host clock the moment it is handed to us; frames go to
+the recorder's callbacks, command replies resolve the matching future.
+"""
+
+import asyncio
+import itertools
+
+from bleak import BleakClient
+
+from myowire import codec, gatt
+
+_cmd_ids = itertools.count(1)
+
+
+class CommandFailed(Exception):
+    """A command was answered with an error status, or not at all."""
+
+
+class NodeLink:
+    def __init__(self, node_id, device, clock_us, on_data, on_reply, on_disconnect, client_cls=None, client_kwargs=None):
+        self.node_id = node_id
+        self.device = device
+        self.clock_us = clock_us
+        self.on_data = on_data  # (node_id, recv_us, frame bytes)
+        self.on_reply = on_reply  # (node_id, recv_us, frame bytes)
+        self.on_disconnect = on_disconnect  # (node_id)
+        self.client_cls = client_cls
+        self.client_kwargs = dict(client_kwargs or {})
+        self.client = None
+        self.pending = {}  # cmd id -> future
+        self.data_asm = codec.Reassembler()
+        self.reply_asm = codec.Reassembler()
+        self.mtu = 23
+        self.connected = False
+        # One command in flight per node: a second write to CONTROL before the node
+        # has read the first can overwrite the characteristic value (seen in the
+        # simulator, and possible on real stacks without an append buffer).
+        self.cmd_lock = asyncio.Lock()
+
+    async def connect(self, timeout_s=10.0):
+        kwargs = dict(self.client_kwargs)
+        if self.client_cls is not None:
+            kwargs["backend"] = self.client_cls
+        self.data_asm = codec.Reassembler()
+        self.reply_asm = codec.Reassembler()
+        client = BleakClient(self.device, disconnected_callback=self._disconnected, timeout=timeout_s, **kwargs)
+        await client.connect()
+        self.client = client
+        self.mtu = client.mtu_size
+        await client.start_notify(gatt.REPLY_UUID, self._reply_note)
+        await client.start_notify(gatt.DATA_UUID, self._data_note)
+        self.connected = True
+        return client
+
+    async def disconnect(self):
+        c = self.client
+        self.connected = False
+        if c is not None:
+            try:
+                await c.disconnect()
+            except Exception:
+                pass
+
+    def _disconnected(self, _client):
+        was = self.connected
+        self.connected = False
+        for fut in self.pending.values():
+            if not fut.done():
+                fut.set_exception(CommandFailed("node %d disconnected" % self.node_id))
+        self.pending.clear()
+        if was:
+            self.on_disconnect(self.node_id)
+
+    def _data_note(self, _char, data):
+        t = self.clock_us()
+        frame = self.data_asm.feed(data)
+        if frame is not None:
+            self.on_data(self.node_id, t, frame)
+
+    def _reply_note(self, _char, data):
+        t = self.clock_us()
+        frame = self.reply_asm.feed(data)
+        if frame is None:
+            return
+        self.on_reply(self.node_id, t, frame)
+        try:
+            d = codec.decode_frame(frame)
+        except codec.WireError:
+            return
+        fut = self.pending.pop(d["seq"], None)
+        if fut is not None and not fut.done():
+            d["recv_us"] = t
+            fut.set_result(d)
+
+    async def send(self, opcode, args=b"", timeout_s=2.0, on_sent=None):
+        """Send a command; returns (cmd frame, t1_us, reply dict). Raises CommandFailed.
+
+        Commands to one node are serialised (see cmd_lock)."""
+        async with self.cmd_lock:
+            return await self._send(opcode, args, timeout_s, on_sent)
+
+    async def _send(self, opcode, args, timeout_s, on_sent):
+        if not self.connected or self.client is None:
+            raise CommandFailed("node %d is not connected" % self.node_id)
+        cmd_id = next(_cmd_ids) & 0xFFFFFFFF
+        fut = asyncio.get_running_loop().create_future()
+        self.pending[cmd_id] = fut
+        t1 = self.clock_us()
+        frame = codec.encode_command(self.node_id, cmd_id, t1, opcode, args)
+        response = len(frame) > self.mtu - 3
+        try:
+            await self.client.write_gatt_char(gatt.CONTROL_UUID, frame, response=response)
+        except Exception as exc:
+            self.pending.pop(cmd_id, None)
+            raise CommandFailed("node %d: writing %s failed: %s" % (self.node_id, codec.COMMAND_NAMES.get(opcode), exc))
+        if on_sent is not None:
+            on_sent(self.node_id, t1, frame)
+        try:
+            reply = await asyncio.wait_for(fut, timeout_s)
+        except asyncio.TimeoutError:
+            self.pending.pop(cmd_id, None)
+            raise CommandFailed("node %d did not answer %s within %.1f s" % (self.node_id, codec.COMMAND_NAMES.get(opcode), timeout_s))
+        return frame, t1, reply
+
+    async def read_status(self):
+        """The node's latest status frame from the REPLY characteristic (decoded), or None."""
+        try:
+            raw = await self.client.read_gatt_char(gatt.REPLY_UUID)
+            return codec.decode_frame(bytes(raw))
+        except Exception:
+            return None
