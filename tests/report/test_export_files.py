@@ -103,3 +103,38 @@ def test_mixed_rates_and_empty_session_are_user_errors(channels):
         export.common_grid(channels)
     with pytest.raises(UserError, match="no EMG channels"):
         export.common_grid([])
+
+
+def test_export_command_on_a_recorded_session(tmp_path, capsys):
+    """A real session directory (raw log written with the codec, as the recorder does) -> C3D and CSV."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "host_acq"))
+    from acqfakes import FakeNode, write_fake_session  # H5's synthetic-session writer
+
+    from myostride.cli import main
+    from myostride.session import load_session
+
+    session_dir = tmp_path / "trial01"
+    session_dir.mkdir()
+    write_fake_session(session_dir / "raw.log", [FakeNode(1, ppm=40.0), FakeNode(2, offset_us=5_000_000, ppm=-70.0)],
+                       seconds=2.0, lose={1: {5, 6}})
+    session = load_session(session_dir)
+    assert session.channels[0].gaps, "frames 5-6 of node 1 were never logged: the session must show a gap"
+    assert main(["export", str(session_dir), "--format", "c3d"]) == 0
+    out = tmp_path / "trial01.c3d"
+    assert "wrote %s (2 channels" % out in capsys.readouterr().out
+    rec = load_c3d(str(out))
+    by_label = {e.label: e for e in rec.emg}
+    for ch in session.channels:
+        got = by_label[export.channel_label(ch)]
+        finite = ~np.isnan(got.uv)
+        # Every grid value lies on the recorded signal, and none was invented in a gap.
+        expected = np.interp(got.t_s[finite], ch.t_s, ch.uv)
+        assert np.max(np.abs(got.uv[finite] - expected)) < 1e-3
+        assert finite.sum() <= len(ch.uv) + 1
+        for a, b in ch.gaps:
+            assert np.isnan(got.uv[(got.t_s > a + 1e-6) & (got.t_s < b - 1e-6)]).all()
+    assert main(["export", str(session_dir), "--format", "csv", "--out", str(tmp_path / "t.csv")]) == 0
+    assert (tmp_path / "t.csv").read_text().startswith("time_s,")
