@@ -104,7 +104,7 @@ def _frames():
         imu_hz=0,
     )
     v.append(("status_alarms", c.encode_status(7, 100, 9_000_000, st2), "every alarm flag, no label"))
-    v.append(("sync_reply", c.encode_sync_reply(3, 17, 5_000_000_000, 1_234_567, 1_234_789), "answer to command id 17"))
+    v.append(("sync_reply", c.encode_sync_reply(3, 17, 5_000_000_004, 1_234_567, 1_234_789), "answer to cmd_sync (command id 17)"))
     v.append(("ack_ok_start", c.encode_ack(3, 10, 990_000, c.C_START, c.ACK_OK, 0), "start accepted, next data seq 0"))
     v.append(("ack_gone", c.encode_ack(3, 21, 2_000_000, c.C_RESEND, c.ACK_GONE, 500, "frames 100-499 no longer held"), "resend partly gone"))
     v.append(("ack_bad_args", c.encode_ack(3, 22, 2_000_100, c.C_CONFIGURE, c.ACK_BAD_ARGS, 0, "emg_hz 3000 not in 1000,1926,2000"), "configure refused"))
@@ -199,10 +199,10 @@ def _fragment_vectors():
         ("frag_emg_mtu27", c.encode_emg(1, 5001, 2_558_500, _emg_like(c.emg_samples_for_mtu(27), 4)), 27, "MTU 27 (BLE 4.0 max PDU)"),
         ("frag_status_mtu23", c.encode_status(1, 5002, 2_600_000, {"label": "R vast lat", "emg_hz": 2000}), 23, "status at MTU 23"),
         (
-            "frag_configure_mtu23",
-            c.encode_command(1, 77, 9_000_000, c.C_CONFIGURE, c.configure_args(1926, 15, 60, 200, "L semitendinosus")),
+            "frag_ack_mtu23",
+            c.encode_ack(1, 77, 9_000_000, c.C_CONFIGURE, c.ACK_BAD_ARGS, 0, "highpass_hz 30 outside 10-20"),
             23,
-            "host to node: a configure command written in fragments",
+            "a REPLY notification at MTU 23: an ack with a message",
         ),
     ]
     return out
