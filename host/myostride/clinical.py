@@ -85,6 +85,8 @@ DOCUMENTATION_KEYS = (
     "trial_status",
 )
 REQUIRED_KEYS = ("patient.id", "date_of_service")
+# The pseudonymous example the demo uses (docs/clinical-input.md).
+EXAMPLE_CLINICAL_PATH = Path(__file__).resolve().parent / "data" / "example_clinical.json"
 
 
 def load_clinical(path, today=None):

@@ -70,7 +70,8 @@ def build_summary(analysis, clinical, session_meta=None, boards_dir=None, genera
         "muscles": muscles,
         "muscles_tested": len(tested),
         "muscles_tested_list": ["%s %s" % (side, muscle) for side, muscle in tested],
-        "technical_findings": _technical_findings(analysis, muscles, equipment),
+        "technical_findings": _technical_findings(analysis, muscles, equipment)
+        + _date_findings(clinical, getattr(session_meta, "meta", session_meta)),
         "interpretation": {
             "text": interpretation_text,
             "by": get_path(clinical, "interpreted_by") if interpretation_text else None,
@@ -130,6 +131,16 @@ def _activities(analysis, session_meta):
         "gait": gait,
         "event_warnings": events.get("warnings") or [],
     }
+
+
+def _date_findings(clinical, manifest):
+    """The recording's date must be the date of service: say so when they differ."""
+    created = str((manifest or {}).get("created_utc") or "")[:10]
+    dos = get_path(clinical, "date_of_service")
+    if created and dos and created != dos:
+        return ["the session was recorded on %s (UTC) but date_of_service is %s: check the clinical file"
+                % (created, dos)]
+    return []
 
 
 def _technical_findings(analysis, muscles, equipment):

@@ -111,3 +111,20 @@ def test_no_usable_muscle():
 def test_rejects_what_is_not_an_analysis():
     with pytest.raises(UserError, match="not a myostride analysis"):
         build_summary({"schema": "other"}, rf.clinical())
+
+
+def test_board_pin_map_gives_chip_and_gain_only(tmp_path):
+    (tmp_path / "myostride-s3.json").write_text(json.dumps({"emg": {"chip": "ads1292r", "gain": 6}}))
+    s = build_summary(rf.analysis(), rf.clinical(), rf.session_meta(), boards_dir=tmp_path)
+    fe = s["equipment"]["front_end"]
+    assert fe["chip"] == "ads1292r" and fe["gain"] == 6 and fe["cmrr_db"] is None
+    assert "equipment.front_end.cmrr_db" in s["documentation"]["missing"]
+    assert "equipment.front_end.gain" not in s["documentation"]["missing"]
+
+
+def test_recording_date_differs_from_date_of_service():
+    meta = dict(rf.session_meta(), created_utc="2025-03-15T09:00:00Z")
+    s = build_summary(rf.analysis(), rf.clinical(), meta)
+    assert any("recorded on 2025-03-15" in f and "2025-03-14" in f for f in s["technical_findings"])
+    s = build_summary(rf.analysis(), rf.clinical(), dict(meta, created_utc="2025-03-14T09:00:00Z"))
+    assert not any("recorded on" in f for f in s["technical_findings"])

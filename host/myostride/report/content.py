@@ -119,6 +119,7 @@ def _equipment(summary):
         ("Node hardware", _v(e.get("node_hardware"))),
         ("Firmware version(s)", _v(e.get("firmware_versions"))),
         ("Sampling rate", _v(e.get("sampling_rate_hz"), " Hz")),
+        ("Front-end chip", _v(fe.get("chip"))),
         ("Detection mode", _v(fe.get("detection_mode"))),
         ("Input impedance", _v(fe.get("input_impedance"))),
         ("CMRR", _v(fe.get("cmrr_db"), " dB")),
@@ -126,7 +127,7 @@ def _equipment(summary):
         ("ADC resolution", _v(fe.get("adc_bits"), " bit")),
         ("Analog filters", _v(filters.get("analog"))),
         ("Node filters", _v(filters.get("node"))),
-        ("Analysis filters", _v(filters.get("analysis"))),
+        ("Analysis filters", _analysis_filters(filters.get("analysis"))),
         ("Electrodes", "%s, %s" % (_v(el.get("type")), _v(el.get("material")))),
         ("Electrode size", _v(el.get("size_mm"), " mm")),
         ("Inter-electrode distance", _v(el.get("inter_electrode_distance_mm"), " mm")),
@@ -136,6 +137,18 @@ def _equipment(summary):
          (" (%d nodes)" % len(cal.get("nodes") or []) if cal.get("nodes") else "")),
     ]
     return {"title": "Equipment (ISEK reporting items)", "blocks": [("kv", rows)]}
+
+
+FILTER_SETTING_KEYS = ("band_hz", "band_filter", "powerline_method", "powerline", "mains_hz", "envelope_filter",
+                       "envelope_cutoff_hz", "normalisation")
+
+
+def _analysis_filters(settings):
+    """The filter-related analysis settings (the summary keeps them all)."""
+    if not isinstance(settings, dict):
+        return _v(settings)
+    picked = [(k, settings[k]) for k in FILTER_SETTING_KEYS if settings.get(k) not in (None, "", [])]
+    return "; ".join("%s: %s" % (k.replace("_", " "), _fmt(v)) for k, v in picked) if picked else _v(settings)
 
 
 def _activities(summary):

@@ -2,7 +2,8 @@
 
 Sources, in order: the session manifest (node hardware, firmware versions, sampling rates,
 self-test/calibration results), the board definition the node ran (hardware/boards/<board>.json:
-its "front_end" section for detection mode, input impedance, CMRR, gain, analog filters), the
+its "front_end" section for detection mode, input impedance, CMRR, gain, analog filters; its "emg"
+section for the chip and PGA gain), the
 analysis settings (digital filters) and the clinical file's "electrodes" section (what the
 performer placed). A fact no source gives is None and is listed as missing: nothing is assumed.
 """
@@ -12,7 +13,7 @@ from pathlib import Path
 
 from ..clinical import get_path
 
-FRONT_END_KEYS = ("detection_mode", "input_impedance", "cmrr_db", "gain", "analog_filters", "adc_bits")
+FRONT_END_KEYS = ("chip", "detection_mode", "input_impedance", "cmrr_db", "gain", "analog_filters", "adc_bits")
 ELECTRODE_KEYS = ("type", "material", "size_mm", "inter_electrode_distance_mm", "skin_preparation",
                   "placement_guide")
 # Facts whose absence makes the documentation incomplete (ISEK reporting list).
@@ -186,8 +187,14 @@ def _board_front_end(boards_dir, board):
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    spec = data.get("front_end") if isinstance(data, dict) else None
-    return spec if isinstance(spec, dict) else None
+    if not isinstance(data, dict):
+        return None
+    spec = dict(data.get("front_end") or {})
+    emg = data.get("emg") if isinstance(data.get("emg"), dict) else {}
+    # The pin-map section names the front-end chip and its programmed PGA gain.
+    spec.setdefault("chip", emg.get("chip"))
+    spec.setdefault("gain", emg.get("gain"))
+    return spec
 
 
 def _first(d, *keys):
