@@ -36,9 +36,12 @@ class SimBoard:
         self.fs_dir = meta["fw_dir"]
         self.epoch_ns = int(world["epoch_ns"])
         self.speed = float(world["speed"])
-        self.knots = meta["clock_knots"]
-        if len(self.knots) < 2:
+        kn = meta.pop("clock_knots")
+        if len(kn) < 2:
             raise ValueError("node.json clock_knots needs at least 2 knots")
+        self._kg = array("d", [k[0] for k in kn])  # compact: a long session has many knots
+        self._ku = array("d", [k[1] for k in kn])
+        kn = None
         self._ki = 0
         self.default_node_id = int(meta["node_id"])
         self.default_emg_hz = int(meta["emg_hz"])
@@ -84,14 +87,14 @@ class SimBoard:
     def node_us(self):
         """The node crystal's full microsecond count now (hardware truth)."""
         g = self.global_s()
-        kn = self.knots
+        kg = self._kg
         i = self._ki
-        while i + 2 < len(kn) and g >= kn[i + 1][0]:
+        n = len(kg)
+        while i + 2 < n and g >= kg[i + 1]:
             i += 1
         self._ki = i
-        g0, u0 = kn[i]
-        g1, u1 = kn[i + 1]
-        return int(u0 + (g - g0) * (u1 - u0) / (g1 - g0))
+        u0 = self._ku[i]
+        return int(u0 + (g - kg[i]) * (self._ku[i + 1] - u0) / (kg[i + 1] - kg[i]))
 
     def ticks_us(self):
         return self.node_us() & _MASK

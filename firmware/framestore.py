@@ -2,26 +2,39 @@
 
 All data frames (EMG, IMU, FOOT, STATUS) are written here first, in sequence
 order, and the radio sends them from here; so this store is both the transmit
-queue and the resend buffer. One preallocated byte area holds frames back to
-back (wrapping to the start when a frame does not fit the tail); the oldest
-frames are evicted as space is needed, so the store always holds the most
-recent seconds. Seq numbers are assigned here (one counter per node).
+queue and the resend buffer. Frames lie back to back in fixed-size pages
+(several small buffers rather than one large one, so a fragmented MCU heap can
+still hold it); a frame that does not fit the rest of a page starts the next
+page, and after the last page the store wraps to the first. The oldest frames
+are evicted as space is needed, so the store always holds the most recent
+seconds. Seq numbers are assigned here (one counter per node).
 """
+
+PAGE_BYTES = 4096
 
 
 class FrameStore:
-    def __init__(self, capacity_bytes, max_frames):
-        self.capacity = capacity_bytes
-        self.data = bytearray(capacity_bytes)
+    def __init__(self, capacity_bytes, max_frames, page_bytes=PAGE_BYTES):
+        npages = (capacity_bytes + page_bytes - 1) // page_bytes
+        if npages < 2:
+            npages = 2
+        self.page_bytes = page_bytes
+        self.capacity = npages * page_bytes
+        self.pages = [bytearray(page_bytes) for _ in range(npages)]
+        self.views = [memoryview(p) for p in self.pages]
         self.slots = max_frames
-        self._off = [0] * max_frames
+        self._addr = [0] * max_frames
         self._len = [0] * max_frames
         self._head = 0  # slot of the oldest frame
         self._count = 0
-        self._wpos = 0  # byte just after the newest frame
+        self._wpos = 0  # address just after the newest frame
+        self._pending = 0
         self.next_seq = 0  # seq the next committed frame gets
         self.evicted = 0
-        self.found_len = 0  # length of the frame the last locate() found
+        self.wbuf = self.pages[0]  # page of the frame being written (after begin)
+        self.found_buf = None  # page, offset-in-page and length of the last locate()
+        self.found_view = None
+        self.found_len = 0
 
     def oldest_seq(self):
         """Seq of the oldest frame held (== next_seq when empty)."""
@@ -31,35 +44,40 @@ class FrameStore:
         return self._count
 
     def begin(self, length):
-        """Reserve `length` bytes for the next frame; returns its byte offset."""
-        if length > self.capacity:
-            raise ValueError("frame of %d bytes exceeds the store" % length)
+        """Reserve `length` bytes for the next frame; returns its offset in self.wbuf."""
+        pb = self.page_bytes
+        if length > pb:
+            raise ValueError("frame of %d bytes exceeds a store page" % length)
         if self._count == 0:
             self._wpos = 0
         start = self._wpos
         pos = (start + 1) & ~1  # keep int16 payloads aligned
-        wrap = pos + length > self.capacity
-        if wrap:
-            pos = 0
+        wrap = False
+        if pos % pb + length > pb or pos >= self.capacity:
+            pos = (pos // pb + 1) * pb
+            if pos >= self.capacity:
+                pos = 0
+                wrap = True
         end = pos + length
         while self._count:
             if self._count < self.slots:
-                o = self._off[self._head]
+                a = self._addr[self._head]
                 if wrap:
-                    if not (o >= start or o < end):
+                    if not (a >= start or a < end):
                         break
-                elif not (start <= o < end):
+                elif not (start <= a < end):
                     break
             self._head = (self._head + 1) % self.slots
             self._count -= 1
             self.evicted += 1
         self._pending = pos
-        return pos
+        self.wbuf = self.pages[pos // pb]
+        return pos % pb
 
     def commit(self, length):
         """The frame reserved by begin() is written: store it; returns its seq."""
         slot = (self._head + self._count) % self.slots
-        self._off[slot] = self._pending
+        self._addr[slot] = self._pending
         self._len[slot] = length
         self._count += 1
         self._wpos = self._pending + length
@@ -68,14 +86,21 @@ class FrameStore:
         return seq
 
     def locate(self, seq):
-        """Byte offset of frame `seq` (and its length in found_len), or -1 if not held."""
+        """Offset of frame `seq` in found_buf / found_view (length in found_len), or -1."""
         i = seq - (self.next_seq - self._count)
         if i < 0 or i >= self._count:
             return -1
         slot = (self._head + i) % self.slots
+        a = self._addr[slot]
+        p = a // self.page_bytes
+        self.found_buf = self.pages[p]
+        self.found_view = self.views[p]
         self.found_len = self._len[slot]
-        return self._off[slot]
+        return a - p * self.page_bytes
 
-    def seconds_held(self, bytes_per_s):
-        """How many seconds of traffic at bytes_per_s this store holds."""
-        return self.capacity / bytes_per_s
+    def frame(self, seq):
+        """A copy of frame `seq` as bytes, or None (allocates: tests and status reads)."""
+        off = self.locate(seq)
+        if off < 0:
+            return None
+        return bytes(self.found_view[off : off + self.found_len])

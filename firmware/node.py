@@ -26,7 +26,7 @@ from version import FIRMWARE_VERSION
 
 STATUS_PERIOD_US = 1000000
 IDLE_NODE_MS = 10
-STORE_SECONDS = 15
+STORE_SECONDS = 12  # >= 10 s of resend history at the board's highest rates
 _EMG_RING = 2048  # ~1 s at 2 kHz between main-loop passes before overrun
 _IMU_RING = 256
 
@@ -53,9 +53,10 @@ class Node:
             print("node: config.json rejected (%s); running on defaults" % self.cfg_error)
         self.emg_ring = Ring(_EMG_RING, 1)
         self.imu_ring = Ring(_IMU_RING, 6)
-        rate = store_bytes_per_s(max(board.emg_rates), max(board.imu_rates) if board.imu_rates else 0)
-        cap = rate * STORE_SECONDS
-        self.store = FrameStore(cap, cap // 100 + 64)
+        emg_hz = max(board.emg_rates)
+        imu_hz = max(board.imu_rates) if board.imu_rates else 0
+        frames_per_s = emg_hz // 64 + imu_hz // 4 + 6
+        self.store = FrameStore(store_bytes_per_s(emg_hz, imu_hz) * STORE_SECONDS, frames_per_s * STORE_SECONDS)
         self.pk = Packetizer(self.store, self.cfg["node_id"])
         self.stage = bytearray(2 * codec.MAX_COUNT)
         self.imu_stage = bytearray(12 * codec.MAX_COUNT)
@@ -237,9 +238,7 @@ class Node:
         fields = self.status_fields()
         self.lead_off = False
         if to_store:
-            seq = self.pk.status_frame(now, fields)
-            off = self.store.locate(seq)
-            frame = self.store.data[off : off + self.store.found_len]
+            frame = self.store.frame(self.pk.status_frame(now, fields))
         else:
             frame = codec.encode_status(self.cfg["node_id"], self.store.next_seq, now, fields)
         self.radio.set_status_value(frame)

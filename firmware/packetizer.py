@@ -136,7 +136,7 @@ class Packetizer:
         st = self.store
         length = _HDR + nbytes + 2
         off = st.begin(length)
-        buf = st.data
+        buf = st.wbuf
         _header(buf, off, vt, self.node_id, enc, n, st.next_seq, t.s, t.us)
         _copy(stage, 0, buf, off + _HDR, nbytes)
         _seal(buf, off, _HDR + nbytes, _TABLE)
@@ -147,7 +147,7 @@ class Packetizer:
         st = self.store
         n = len(frame)
         off = st.begin(n)
-        _copy(frame, 0, st.data, off, n)
+        _copy(frame, 0, st.wbuf, off, n)
         return st.commit(n)
 
     def status_frame(self, t0_us, fields):

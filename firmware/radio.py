@@ -60,7 +60,6 @@ class Radio:
         self.mtu = _DEFAULT_MTU
         self._frag = bytearray(_PREFERRED_MTU)
         self._fragmv = memoryview(self._frag)
-        self._datamv = memoryview(store.data)
         self.live_next = store.next_seq
         self._cur = -1  # seq being sent
         self._cur_frag = 0  # next fragment index of it
@@ -207,9 +206,10 @@ class Radio:
                     self._cur = -1
                     continue
                 n = st.found_len
+                mv = st.found_view
                 room = self.mtu - 3
                 if n <= room:
-                    if not self._notify(self.h_data, self._datamv[off : off + n]):
+                    if not self._notify(self.h_data, mv[off : off + n]):
                         return
                     self._done()
                 else:
@@ -225,7 +225,7 @@ class Radio:
                     fb = self._frag
                     fb[0] = flags
                     fb[1] = i & 0xFF
-                    fb[2 : 2 + m] = self._datamv[off + a : off + a + m]
+                    fb[2 : 2 + m] = mv[off + a : off + a + m]
                     if not self._notify(self.h_data, self._fragmv[0 : 2 + m]):
                         return
                     if flags & codec.FRAG_LAST:
