@@ -7,6 +7,9 @@ docs/summary.md documents every key.
 """
 
 import datetime
+import json
+import math
+from pathlib import Path
 
 from . import __version__
 from .clinical import get_path, missing_documentation
@@ -168,3 +171,27 @@ def _technical_findings(analysis, muscles, equipment):
         bad = [str(r["node_id"]) for r in equipment["calibration"]["nodes"] if r["passed"] is False]
         findings.append("self-test failed on node(s) %s" % ", ".join(bad))
     return findings
+
+
+def json_safe(value):
+    """Standard JSON: NaN/inf (not representable) become null; numpy scalars become numbers."""
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def write_json(path, data):
+    """Write standard JSON atomically (temporary file, then rename)."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(json_safe(data), f, indent=2, allow_nan=False)
+        f.write("\n")
+    tmp.replace(path)
+    return path

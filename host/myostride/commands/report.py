@@ -28,16 +28,17 @@ def add_parser(subparsers):
 
 def run(args):
     from ..clinical import load_clinical
-    from ..report import write_report
-    from ..summary import build_summary, check_analysis
+    from ..report import write_study_outputs
+    from ..summary import check_analysis
 
     clinical = load_clinical(args.clinical)
     out = Path(args.out)
-    existing = [name for name in OUTPUTS if (out / name).exists()]
+    inp = Path(args.input)
+    outputs = OUTPUTS + (("analysis.json",) if inp.is_dir() else ())
+    existing = [name for name in outputs if (out / name).exists()]
     if existing and not args.force:
         raise UserError("%s already holds %s; choose another --out or add --force to replace them"
                         % (out, ", ".join(existing)))
-    inp = Path(args.input)
     session = None
     if inp.is_dir():
         session = load_session_or_fail(inp)
@@ -52,14 +53,12 @@ def run(args):
             session = load_session_or_fail(Path(session_dir))
     else:
         raise UserError("INPUT %s does not exist; give a session directory or an analysis JSON" % inp)
-    summary = build_summary(analysis, clinical, session)
-    out.mkdir(parents=True, exist_ok=True)
-    _write_json(out / "summary.json", summary)
-    html_path, pdf_path = write_report(summary, analysis, out)
+    paths = write_study_outputs(analysis, clinical, out, session)
+    summary = paths["summary"]
     doc = summary["documentation"]
-    print("summary: %s" % (out / "summary.json"))
-    print("report:  %s" % html_path)
-    print("report:  %s" % pdf_path)
+    print("summary: %s" % paths["summary_json"])
+    print("report:  %s" % paths["html"])
+    print("report:  %s" % paths["pdf"])
     print("muscles tested: %d; codes: %s; documentation %s" % (
         summary["muscles_tested"], ", ".join("%s x%d" % (ln["code"], ln["units"]) for ln in summary["coding"]["lines"])
         or "none", "complete" if doc["complete"] else "incomplete (missing: %s)" % ", ".join(doc["missing"])))
@@ -97,22 +96,7 @@ def _session_source(analysis):
     return None
 
 
-def json_safe(value):
-    """Standard JSON: NaN/inf (not representable) become null; numpy scalars become numbers."""
-    if isinstance(value, dict):
-        return {k: json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_safe(v) for v in value]
-    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
-        value = value.item()
-    if isinstance(value, float) and value != value or value in (float("inf"), float("-inf")):
-        return None
-    return value
-
-
 def _write_json(path, data):
-    tmp = Path(str(path) + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(json_safe(data), f, indent=2, allow_nan=False)
-        f.write("\n")
-    tmp.replace(path)
+    from ..summary import write_json
+
+    write_json(path, data)
