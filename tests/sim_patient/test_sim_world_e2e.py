@@ -43,7 +43,7 @@ def _collect(out, seed, loss):
     p, world = _run_sim(out, seed, loss)
     try:
         assert p.poll() is None, p.communicate()
-        frames, replies = asyncio.run(probe.collect_frames(world, [1, 2], until_g_s=SECONDS - 0.5))
+        frames, _replies, _started = asyncio.run(probe.collect_frames(world, [1, 2], until_g_s=SECONDS - 0.5))
         stdout, stderr = p.communicate(timeout=60)
     finally:
         if p.poll() is None:
