@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[2]
 UPY_DIR = ROOT / "simulators" / "upy"
 PROTOCOL_DIR = ROOT / "protocol"
 FIRMWARE_DIR = ROOT / "firmware"
-DEFAULT_HEAPSIZE = "256k"  # of the order of an ESP32's MicroPython heap
+DEFAULT_HEAPSIZE = "512k"  # 64-bit unix objects are ~2x an ESP32's; the firmware keeps >= 10 s of frames
 _PR_SET_PDEATHSIG = 1
 _LIVE = set()
 

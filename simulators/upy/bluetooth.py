@@ -256,14 +256,14 @@ class BLE:
         if interval_us is None:
             self._send(N_ADV, struct.pack("<iB", -1, 0) + b"\0\0")
             return
-        if adv_data is not None:
-            self._last_adv = bytes(adv_data)
-        if resp_data is not None:
-            self._last_resp = bytes(resp_data)
-        if len(self._last_adv) > ADV_MAX:
-            raise ValueError("advertising data is %d bytes, the limit is %d" % (len(self._last_adv), ADV_MAX))
-        if len(self._last_resp) > ADV_MAX:
-            raise ValueError("scan response data is %d bytes, the limit is %d" % (len(self._last_resp), ADV_MAX))
+        adv = self._last_adv if adv_data is None else bytes(adv_data)
+        resp = self._last_resp if resp_data is None else bytes(resp_data)
+        if len(adv) > ADV_MAX:
+            raise ValueError("advertising data is %d bytes, the limit is %d" % (len(adv), ADV_MAX))
+        if len(resp) > ADV_MAX:
+            raise ValueError("scan response data is %d bytes, the limit is %d" % (len(resp), ADV_MAX))
+        self._last_adv = adv
+        self._last_resp = resp
         body = struct.pack("<iB", int(interval_us), 1 if connectable else 0)
         body += bytes((len(self._last_adv),)) + self._last_adv + bytes((len(self._last_resp),)) + self._last_resp
         self._send(N_ADV, body)
