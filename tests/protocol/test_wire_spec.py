@@ -50,3 +50,11 @@ def test_uuids_and_constants_in_spec():
         assert u in SPEC
     assert "0x29B1" in SPEC and codec.crc16(b"123456789") == 0x29B1
     assert "%d bytes" % codec.MAX_FRAME in SPEC
+
+
+def test_spec_internal_links_resolve():
+    heads = {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-") for h in re.findall(r"^#+ (.+)$", SPEC, flags=re.M)}
+    links = re.findall(r"\]\(#([^)]+)\)", SPEC)
+    assert len(links) >= 14
+    for a in links:
+        assert a in heads, "SPEC.md links to missing section #" + a
