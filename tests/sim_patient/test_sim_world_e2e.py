@@ -103,3 +103,25 @@ def test_sim_cli_streams_deterministic_samples_and_writes_truth():
     air = [f for f in truth["faults"] if f["source"] == "air"]
     assert any(f["kind"] == "notify_lost" for f in air)
     assert "truth" in out_a and "world" in out_a
+
+
+def test_sim_stopped_early_still_writes_truth():
+    base = Path(tempfile.mkdtemp(prefix="ms-stop-"))
+    env = dict(os.environ)
+    p = subprocess.Popen([sys.executable, "-m", "myostride.cli", "sim", "--nodes", "1", "--seconds", "120",
+                          "--out", str(base)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and p.poll() is None and not (base / "node01" / "node.log").exists():
+            time.sleep(0.1)  # World has started the node processes once their logs exist
+        time.sleep(1.0)
+        p.send_signal(signal.SIGTERM)
+        stdout, stderr = p.communicate(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == 130, stderr
+    assert "interrupted" in stdout
+    truth = json.loads((base / "truth.json").read_text())
+    assert 0 <= truth["ran_s"] < 120

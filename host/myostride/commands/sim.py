@@ -10,6 +10,7 @@ fault the air injected.
 import argparse
 import os
 import shutil
+import signal
 import socket
 import sys
 import tempfile
@@ -218,6 +219,11 @@ def _run_world(scenario, radio, seconds, speed, out):
     w = World(scenario.node_jsons, world_path, radio)
     interrupted = False
     g = 0.0
+
+    def on_term(_sig, _frame):
+        raise KeyboardInterrupt  # stop like Ctrl-C: take the world down, keep the truth
+
+    old_term = signal.signal(signal.SIGTERM, on_term)
     try:
         try:
             w.start()
@@ -249,6 +255,7 @@ def _run_world(scenario, radio, seconds, speed, out):
     except KeyboardInterrupt:
         interrupted = True
     finally:
+        signal.signal(signal.SIGTERM, old_term)
         w.stop()
         scenario.truth["ran_s"] = round(min(g, seconds), 3)
         path = write_truth(scenario, w.faults(), w.radio)
