@@ -121,13 +121,21 @@ class Radio:
 
     # ---- replies (REPLY characteristic)
     def reply(self, frame):
-        """Notify an ACK / SYNC frame now; queue it if the stack is full."""
+        """Notify an ACK / SYNC frame on REPLY now (as fragments below its size);
+        whatever the stack cannot take yet is queued and sent first by pump()."""
         if self.conn is None:
             return False
-        if self._replies or not self._notify(self.h_reply, frame):
-            if len(self._replies) < _MAX_REPLIES:
-                self._replies.append(frame)
+        parts = codec.fragment(frame, self.mtu - 3)
+        if len(self._replies) + len(parts) > _MAX_REPLIES * 4:
             return False
+        self._replies.extend(parts)
+        return self._flush_replies()
+
+    def _flush_replies(self):
+        while self._replies:
+            if not self._notify(self.h_reply, self._replies[0]):
+                return False
+            self._replies.pop(0)
         return True
 
     def set_status_value(self, frame):
@@ -159,6 +167,8 @@ class Radio:
     def pending(self):
         """Frames queued for sending (live backlog plus resends)."""
         n = self.store.next_seq - self.live_next
+        if self._cur >= 0:
+            n += 1
         for a, b in self._ranges:
             n += b - a + 1
         return n
@@ -190,10 +200,8 @@ class Radio:
         if self.conn is None or time.ticks_diff(time.ticks_ms(), self._retry_at) < 0:
             return
         try:
-            while self._replies:
-                if not self._notify(self.h_reply, self._replies[0]):
-                    return
-                self._replies.pop(0)
+            if not self._flush_replies():
+                return
             budget = _NOTES_PER_PUMP
             st = self.store
             while budget > 0 and self.conn is not None:

@@ -1,0 +1,169 @@
+"""Every command through the node's BLE write path, with good and bad arguments."""
+
+import json
+import struct
+
+from myowire import codec
+
+from fwt_helpers import make_node, connect, command, run_for, data_frames, eq
+
+
+def _streaming_node(name):
+    n, b, ble = make_node(name)
+    connect(n, ble)
+    r = command(n, ble, 1, codec.C_START)
+    eq(r["status"], codec.ACK_OK, "start")
+    return n, b, ble
+
+
+def test_start_streams_and_stop_ends_with_a_flushed_frame():
+    n, b, ble = _streaming_node("cmd_start")
+    eq(command(n, ble, 2, codec.C_START)["message"], "already streaming", "idempotent")
+    run_for(n, b, 500000)
+    r = command(n, ble, 3, codec.C_STOP)
+    eq(r["status"], codec.ACK_OK, "stop")
+    n.step()
+    frames = data_frames(n, ble)
+    eq(r["value"], len(frames), "stop ack value = next seq")
+    emg = [f for f in frames if f["type"] == "emg"]
+    total = sum([f["count"] for f in emg])
+    assert 990 <= total <= 1010, total  # 0.5 s at 2 kHz, last partial frame flushed
+    eq([f["seq"] for f in frames], list(range(len(frames))), "contiguous seq")
+    run_for(n, b, 200000)
+    eq(data_frames(n, ble), [], "nothing after stop")
+
+
+def test_sync_reply_has_receive_and_send_times():
+    n, b, ble = make_node("cmd_sync")
+    connect(n, ble)
+    b.t_us = 7000000
+    ble.central_write(n.radio.h_control, codec.encode_command(n.cfg["node_id"], 42, 987654321, codec.C_SYNC))
+    notes = ble.take_notes(n.radio.h_reply)
+    r = codec.decode_frame(notes[0])
+    eq(r["type"], "sync", "type")
+    eq(r["seq"], 42, "echo id")
+    eq(r["t1_us"], 987654321, "t1 echoed")
+    eq(r["t2_us"], n.clock.now_us(), "t2 = node clock at the write")
+    assert r["t3_us"] >= r["t2_us"]
+
+
+def test_configure_validates_and_persists():
+    n, b, ble = make_node("cmd_cfg")
+    connect(n, ble)
+    ok = codec.configure_args(1926, 15, 60, 200, label="VL right", new_node_id=12)
+    r = command(n, ble, 1, codec.C_CONFIGURE, ok)
+    eq(r["status"], codec.ACK_OK, r["message"])
+    eq(n.cfg["node_id"], 12, "new id")
+    with open(b.fs_dir + "/config.json") as f:
+        saved = json.load(f)
+    eq((saved["emg_hz"], saved["highpass_hz"], saved["powerline_hz"], saved["imu_hz"], saved["label"]), (1926, 15, 60, 200, "VL right"), "saved")
+    off = codec.configure_args(0, 0, 0, 0, flags=codec.CFG_POWERLINE_OFF | codec.CFG_IMU_OFF | codec.CFG_CLEAR_LABEL)
+    eq(command(n, ble, 2, codec.C_CONFIGURE, off)["status"], codec.ACK_OK, "switch off")
+    eq((n.cfg["powerline_hz"], n.cfg["imu_hz"], n.cfg["label"]), (0, 0, ""), "off")
+    bad = [
+        codec.configure_args(1500, 0, 0, 0),
+        codec.configure_args(0, 25, 0, 0),
+        codec.configure_args(0, 0, 55, 0),
+        codec.configure_args(0, 0, 50, 0, flags=codec.CFG_POWERLINE_OFF),
+        codec.configure_args(0, 0, 0, 100, flags=codec.CFG_IMU_OFF),
+        codec.configure_args(0, 0, 0, 0, new_node_id=255),
+        b"\x01\x02",  # truncated arguments
+    ]
+    for i, args in enumerate(bad):
+        r = command(n, ble, 10 + i, codec.C_CONFIGURE, args, to=12)
+        eq(r["status"], codec.ACK_BAD_ARGS, "bad configure %d (%s)" % (i, r["message"]))
+        assert r["message"], "bad args explained"
+    eq(n.cfg["emg_hz"], 1926, "unchanged by bad commands")
+    command(n, ble, 30, codec.C_START, to=12)
+    r = command(n, ble, 31, codec.C_CONFIGURE, codec.configure_args(0, 10, 0, 0), to=12)
+    eq(r["status"], codec.ACK_STATE, "no configure while streaming")
+
+
+def test_resend_ok_gone_and_bad_ranges():
+    n, b, ble = _streaming_node("cmd_resend")
+    run_for(n, b, 300000)
+    first = data_frames(n, ble)
+    last_seq = first[-1]["seq"]
+    r = command(n, ble, 2, codec.C_RESEND, codec.resend_args(2, 4))
+    eq((r["status"], r["value"]), (codec.ACK_OK, 3), "resend ok")
+    n.radio.pump()
+    again = data_frames(n, ble)
+    eq([f["seq"] for f in again], [2, 3, 4], "resent seqs")
+    eq(again, first[2:5], "byte-identical content")
+    r = command(n, ble, 3, codec.C_RESEND, codec.resend_args(last_seq + 5, last_seq + 9))
+    eq(r["status"], codec.ACK_BAD_ARGS, "future range")
+    r = command(n, ble, 4, codec.C_RESEND, codec.resend_args(4, 2))
+    eq(r["status"], codec.ACK_BAD_ARGS, "reversed range")
+    # run until the oldest frames are evicted from the store
+    while n.store.oldest_seq() < 5:
+        run_for(n, b, 1000000, 20000)
+        data_frames(n, ble)
+    oldest = n.store.oldest_seq()
+    r = command(n, ble, 5, codec.C_RESEND, codec.resend_args(0, oldest + 1))
+    eq((r["status"], r["value"]), (codec.ACK_GONE, oldest), "gone, value = oldest held")
+    n.radio.pump()
+    eq([f["seq"] for f in data_frames(n, ble)], [oldest, oldest + 1], "held part still resent")
+
+
+def test_store_holds_at_least_ten_seconds():
+    n, b, ble = _streaming_node("cmd_hold")
+    run_for(n, b, 14000000, 50000)
+    frames = data_frames(n, ble)
+    st = n.store
+    emg = [st.frame(s) for s in range(st.oldest_seq(), st.next_seq)]
+    emg = [codec.decode_frame(f) for f in emg]
+    emg = [f for f in emg if f["type"] == "emg"]
+    span_us = emg[-1]["t0_us"] - emg[0]["t0_us"]
+    assert span_us >= 10000000, span_us
+
+
+def test_status_identify_reboot():
+    n, b, ble = _streaming_node("cmd_misc")
+    run_for(n, b, 100000)
+    data_frames(n, ble)
+    r = command(n, ble, 2, codec.C_STATUS)
+    eq(r["status"], codec.ACK_OK, "status")
+    n.radio.pump()
+    frames = data_frames(n, ble)
+    st = [f for f in frames if f["type"] == "status"]
+    eq(len(st), 1, "status frame on DATA")
+    eq(st[0]["seq"], r["value"], "ack value = status seq")
+    eq(st[0]["firmware"], [0, 1, 0], "firmware version")
+    assert st[0]["flags"] & codec.F_STREAMING and st[0]["flags"] & codec.F_CONNECTED
+    eq((st[0]["emg_hz"], st[0]["highpass_hz"], st[0]["nv_per_lsb"]), (2000, 20, 500), "config in status")
+    eq(st[0]["filter_flags"], codec.FF_HIGHPASS, "2nd-order high-pass, no notch")
+    r = command(n, ble, 3, codec.C_IDENTIFY, b"\x05")
+    eq((r["status"], b.identified), (codec.ACK_OK, 5), "identify")
+    r = command(n, ble, 4, codec.C_REBOOT)
+    eq(r["status"], codec.ACK_OK, "reboot ack first")
+    run_for(n, b, 300000)
+    eq(b.resets, 1, "reset called")
+    eq(n.streaming, False, "not streaming after reboot")
+
+
+def test_unknown_malformed_and_misaddressed_commands():
+    n, b, ble = make_node("cmd_bad")
+    connect(n, ble)
+    h = n.radio.h_control
+    nid = n.cfg["node_id"]
+    payload = bytes([0x42])
+    frame = codec.encode_frame(codec.T_CMD, nid, 9, 0, payload)
+    ble.central_write(h, frame)
+    r = codec.decode_frame(ble.take_notes(n.radio.h_reply)[0])
+    eq((r["seq"], r["status"], r["opcode"]), (9, codec.ACK_UNKNOWN, 0x42), "unknown opcode")
+    good = bytearray(codec.encode_command(nid, 10, 0, codec.C_START))
+    good[-1] ^= 0xFF
+    ble.central_write(h, good)
+    r = codec.decode_frame(ble.take_notes(n.radio.h_reply)[0])
+    eq((r["seq"], r["status"]), (10, codec.ACK_BAD_ARGS), "bad CRC")
+    assert "CRC" in r["message"], r["message"]
+    r = command(n, ble, 11, codec.C_IDENTIFY, b"", to=nid)
+    eq(r["status"], codec.ACK_BAD_ARGS, "identify without its byte")
+    r = command(n, ble, 12, codec.C_START, to=nid + 1)
+    eq(r["status"], codec.ACK_BAD_ARGS, "other node's command")
+    eq(n.streaming, False, "not started by it")
+    r = command(n, ble, 13, codec.C_START, to=codec.BROADCAST)
+    eq(r["status"], codec.ACK_OK, "broadcast accepted")
+    ble.central_write(h, b"\x71\x05")
+    r = codec.decode_frame(ble.take_notes(n.radio.h_reply)[0])
+    eq(r["status"], codec.ACK_BAD_ARGS, "truncated frame")

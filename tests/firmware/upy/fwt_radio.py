@@ -1,0 +1,164 @@
+"""BLE behaviour against a fake stack: MTU sizing, fragments, ENOMEM back-off,
+disconnect while sampling, reconnect + resend, one central at a time."""
+
+import time
+
+from myowire import codec, gatt
+
+from fwt_helpers import make_node, connect, command, run_for, data_frames, eq
+
+
+def _run_real(n, b, us, step_us=10000):
+    """Advance node time while real milliseconds pass (the radio's back-off is in real time)."""
+    end = b.t_us + us
+    while b.t_us < end:
+        b.t_us += step_us
+        n.step()
+        time.sleep_ms(1)
+
+
+def _check_continuous(frames, hz=2000):
+    """Seq has no holes and EMG sample indices follow each other exactly."""
+    eq([f["seq"] for f in frames], list(range(frames[0]["seq"], frames[0]["seq"] + len(frames))), "seq")
+    k_next = None
+    for f in frames:
+        if f["type"] != "emg":
+            continue
+        k0 = (f["t0_us"] * hz + 999999) // 1000000
+        if k_next is not None:
+            eq(k0, k_next, "EMG frame starts where the previous ended")
+        k_next = k0 + f["count"]
+
+
+def test_advertising_and_services():
+    n, b, ble = make_node("radio_adv")
+    assert ble.advertising
+    assert len(ble.adv) <= 31
+    ad = gatt.parse_advertising(ble.adv)
+    eq(ad[0x09], b"myo-05", "name")
+    eq(gatt.parse_manufacturer(ad[0xFF][2:])["node_id"], 5, "manufacturer data")
+    eq(ble.resp, gatt.scan_response_payload(), "scan response has the service UUID")
+    eq(ble.cfg.get("mtu"), 247, "preferred MTU")
+    uuids = [c[0].value for c in ble.services[0][1]]
+    eq(uuids, [gatt.DATA_UUID, gatt.CONTROL_UUID, gatt.REPLY_UUID], "characteristics")
+
+
+def test_frames_sized_to_mtu_247():
+    n, b, ble = make_node("radio_247")
+    connect(n, ble, 247)
+    command(n, ble, 1, codec.C_START)
+    run_for(n, b, 1000000)
+    notes = ble.take_notes(n.radio.h_data)
+    assert all([len(x) <= 244 for x in notes])
+    frames = [codec.decode_frame(x) for x in notes]  # no fragments at 247
+    emg = [f for f in frames if f["type"] == "emg"]
+    eq(set([f["count"] for f in emg]), set([113]), "113 samples per EMG frame")
+    _check_continuous(frames)
+
+
+def test_fragments_at_mtu_23():
+    n, b, ble = make_node("radio_23")
+    connect(n, ble, 23)  # the fake stack asserts every notification is <= 20 bytes
+    command(n, ble, 1, codec.C_START)
+    run_for(n, b, 1000000)
+    frames = data_frames(n, ble)
+    emg = [f for f in frames if f["type"] == "emg"]
+    eq(emg[0]["count"], codec.emg_samples_for_mtu(23), "fragmented frame size")
+    assert sum([f["count"] for f in emg]) >= 1900
+    assert any([f["type"] == "imu" for f in frames])
+    _check_continuous(frames)
+
+
+def test_enomem_backs_off_and_loses_nothing():
+    n, b, ble = make_node("radio_enomem")
+    connect(n, ble, 23)
+    command(n, ble, 1, codec.C_START)
+    for _ in range(6):
+        ble.enomem_next = 7
+        for _ in range(500):
+            if not ble.enomem_next:
+                break
+            _run_real(n, b, 10000)
+        eq(ble.enomem_next, 0, "the node kept retrying")
+    for _ in range(400):  # let the backlog drain (node time barely moves)
+        if not n.radio.pending():
+            break
+        _run_real(n, b, 1000, 1000)
+    eq(n.radio.enomem, 42, "every ENOMEM seen")
+    frames = data_frames(n, ble)
+    eq(n.radio.pending(), 0, "backlog drained")
+    eq(frames[-1]["seq"], n.store.next_seq - 1, "everything sent")
+    _check_continuous(frames)
+
+
+def test_reply_waits_for_buffer_space():
+    n, b, ble = make_node("radio_reply")
+    connect(n, ble)
+    ble.enomem_next = 1
+    ble.central_write(n.radio.h_control, codec.encode_command(5, 77, 0, codec.C_STATUS))
+    eq(ble.take_notes(n.radio.h_reply), [], "stack full")
+    time.sleep_ms(5)
+    n.step()
+    r = codec.decode_frame(ble.take_notes(n.radio.h_reply)[0])
+    eq((r["seq"], r["status"]), (77, codec.ACK_OK), "queued reply delivered")
+
+
+def test_disconnect_keeps_sampling_and_resend_recovers_the_gap():
+    n, b, ble = make_node("radio_reconnect")
+    connect(n, ble)
+    command(n, ble, 1, codec.C_START)
+    run_for(n, b, 500000)
+    before = data_frames(n, ble)
+    ble.central_disconnect()
+    assert ble.advertising, "advertising again"
+    run_for(n, b, 2000000)  # still sampling into the store
+    eq(ble.take_notes(), [], "nothing sent while disconnected")
+    connect(n, ble)
+    run_for(n, b, 300000)
+    after = data_frames(n, ble)
+    missing_first = before[-1]["seq"] + 1
+    missing_last = after[0]["seq"] - 1
+    assert missing_last - missing_first > 20, (missing_first, missing_last)
+    r = command(n, ble, 2, codec.C_RESEND, codec.resend_args(missing_first, missing_last))
+    eq((r["status"], r["value"]), (codec.ACK_OK, missing_last - missing_first + 1), "resend accepted")
+    for _ in range(10):
+        n.radio.pump()
+    resent = data_frames(n, ble)
+    allf = {}
+    for f in before + resent + after:
+        allf[f["seq"]] = f
+    frames = [allf[s] for s in sorted(allf)]
+    _check_continuous(frames)
+
+
+def test_second_central_is_refused():
+    n, b, ble = make_node("radio_two")
+    connect(n, ble)
+    ble.central_connect(conn=2)
+    eq(ble.disconnected, [2], "second central disconnected")
+    eq(n.radio.conn, 1, "first kept")
+
+
+def test_overrun_is_flagged_and_timestamps_skip_the_lost_samples():
+    n, b, ble = make_node("radio_overrun")
+    connect(n, ble)
+    command(n, ble, 1, codec.C_START)
+    run_for(n, b, 200000)
+    b.t_us += 1500000  # the main loop stalls 1.5 s: 3000 samples > 2048-sample ring
+    n.step()
+    run_for(n, b, 1100000)
+    frames = data_frames(n, ble)
+    lost = n.overrun_samples
+    assert lost > 0, "overrun counted"
+    emg = [f for f in frames if f["type"] == "emg"]
+    jumps = 0
+    for a, c in zip(emg, emg[1:]):
+        ka = (a["t0_us"] * 2000 + 999999) // 1000000
+        kc = (c["t0_us"] * 2000 + 999999) // 1000000
+        if kc != ka + a["count"]:
+            eq(kc - (ka + a["count"]), lost, "the jump is exactly the lost samples")
+            jumps += 1
+    eq(jumps, 1, "one gap")
+    st = [f for f in frames if f["type"] == "status"][-1]
+    assert st["flags"] & codec.F_OVERRUN
+    eq(st["overrun_samples"], lost, "status counts them")
