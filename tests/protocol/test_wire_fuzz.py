@@ -10,6 +10,7 @@ from myowire import codec
 from wire_strategies import any_frame, emg_frames
 
 FAST = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+LISTS = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
 def probe(frame):
@@ -70,7 +71,7 @@ def test_mutated_frames_raise_only_wire_error(frame, data):
     assert codec.encode_dict(d) == bytes(f)
 
 
-@FAST
+@LISTS
 @given(st.lists(any_frame, min_size=1, max_size=6), st.integers(23, 260))
 def test_fragment_reassemble_round_trip(frames, mtu):
     r = codec.Reassembler()
@@ -84,7 +85,7 @@ def test_fragment_reassemble_round_trip(frames, mtu):
     assert out == frames and r.dropped == 0
 
 
-@FAST
+@LISTS
 @given(st.lists(any_frame, min_size=1, max_size=8), st.integers(23, 60), st.data())
 def test_reassembler_with_loss_never_yields_a_valid_corrupt_frame(frames, mtu, data):
     notes = [n for f in frames for n in codec.fragment(f, mtu - 3)]
@@ -104,7 +105,7 @@ def test_reassembler_with_loss_never_yields_a_valid_corrupt_frame(frames, mtu, d
             codec.check_frame(got)
 
 
-@FAST
+@LISTS
 @given(st.lists(emg_frames(channels=1), min_size=1, max_size=5))
 def test_lossless_delivery_drops_nothing(frames):
     r = codec.Reassembler()
