@@ -484,6 +484,15 @@ def encode_dict(d):
     raise WireError("unknown frame type %r" % (t,))
 
 
+def seq_diff(a, b):
+    """a - b for u32 sequence numbers in serial-number arithmetic: -2^31 .. 2^31-1.
+
+    Positive when a comes after b, also across the wrap from 0xFFFFFFFF to 0.
+    """
+    d = (a - b) & 0xFFFFFFFF
+    return d - 0x100000000 if d & 0x80000000 else d
+
+
 # ---------------------------------------------------------------- decoding
 
 def check_frame(frame):

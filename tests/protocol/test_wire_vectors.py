@@ -65,3 +65,11 @@ def test_efficiency_numbers_in_spec():
         assert 1 <= n <= codec.MAX_COUNT and frame_len <= codec.MAX_FRAME
         for piece in codec.fragment(codec.encode_emg(1, 0, 0, [0] * n), mtu - 3):
             assert len(piece) <= mtu - 3
+
+
+def test_codec_helpers_under_cpython():
+    import upy_wire_units
+
+    for name in sorted(dir(upy_wire_units)):
+        if name.startswith("test_"):
+            getattr(upy_wire_units, name)()
