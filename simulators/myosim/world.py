@@ -123,6 +123,7 @@ class World:
         missing = [str(p) for p in self.node_jsons if not p.exists()]
         if missing:
             raise WorldError("missing node.json: %s" % ", ".join(missing))
+        self.faults_path.write_text("")  # this world's faults only
         _LIVE.add(self)
         try:
             self._start_air(timeout_s)

@@ -165,10 +165,16 @@ class BLE:
         self._conns = {}  # conn handle -> [credits, mtu]
         self._events = []
         self._pending = False
-        self._send_lock = _thread.allocate_lock()
         self._ev_lock = _thread.allocate_lock()
         self._thread_mode = os.getenv("MYOSTRIDE_SIM_IRQ") == "thread"
-        self._hdr = bytearray(7)
+        # Each air message goes out in ONE write call. In schedule mode every send
+        # runs in the main thread and a scheduled IRQ can run between any two
+        # bytecodes (also inside a `with lock:`), so a lock would deadlock; a
+        # single write cannot be interleaved. Thread mode sends from two threads
+        # and needs the lock.
+        self._send_lock = _thread.allocate_lock() if self._thread_mode else None
+        self._tx = bytearray(7 + 517)  # one notification: header + up to MTU-3 bytes
+        self._tx_busy = False
         self._drain_ref = self._drain  # bound once: schedule() must not allocate
         self._last_adv = b""
         self._last_resp = b""
@@ -346,7 +352,11 @@ class BLE:
         a.append = bool(append)
 
     def gatts_notify(self, conn_handle, value_handle, data=None):
-        """Queue one notification; OSError(ENOMEM) when the link's buffers are all in flight."""
+        """Queue one notification; OSError(ENOMEM) when the link's buffers are all in flight.
+
+        Link counters [sent, returned, mtu, sent_nested]: each has one writer
+        (main code, the reader thread, an IRQ nested in a notify) so no update
+        is lost between threads or to a scheduled IRQ."""
         self._check_active()
         c = self._conns.get(conn_handle)
         if c is None:
@@ -355,19 +365,32 @@ class BLE:
             data = self._attr(value_handle).value
         elif value_handle not in self._attrs:
             raise ValueError("invalid handle")
-        if c[0] <= 0:
+        if c[0] + c[3] - c[1] >= NOTIFY_CREDITS:
             raise OSError(_ENOMEM)
         n = len(data)
-        if n > c[1] - 3:
-            n = c[1] - 3
-        c[0] -= 1
-        hdr = self._hdr
-        struct.pack_into("<HBHH", hdr, 0, 5 + n, N_NOTIFY, conn_handle, value_handle)
-        with self._send_lock:
-            s = self._sock
-            s.write(hdr)
-            if n:
-                s.write(data, n)
+        if n > c[2] - 3:
+            n = c[2] - 3
+        if self._tx_busy:  # an IRQ handler notifying while main code is mid-notify
+            c[3] += 1
+            self._send(N_NOTIFY, struct.pack("<HH", conn_handle, value_handle) + bytes(data[:n]))
+            return
+        self._tx_busy = True
+        try:
+            c[0] += 1
+            tx = self._tx
+            struct.pack_into("<HBHH", tx, 0, 5 + n, N_NOTIFY, conn_handle, value_handle)
+            if n == len(data):
+                tx[7 : 7 + n] = data
+            else:
+                tx[7 : 7 + n] = memoryview(data)[:n]
+            lock = self._send_lock
+            if lock is None:
+                self._sock.write(tx, 7 + n)
+            else:
+                with lock:
+                    self._sock.write(tx, 7 + n)
+        finally:
+            self._tx_busy = False
 
     # ------------------------------------------------------------ air link
 
@@ -376,8 +399,12 @@ class BLE:
         if s is None:
             raise OSError(_EPERM)
         msg = struct.pack("<HB", len(body) + 1, mtype) + body
-        with self._send_lock:
+        lock = self._send_lock
+        if lock is None:
             s.write(msg)
+        else:
+            with lock:
+                s.write(msg)
 
     def _send_json(self, mtype, obj):
         self._send(mtype, json.dumps(obj).encode())
@@ -406,9 +433,7 @@ class BLE:
             conn, n = struct.unpack("<HH", body)
             c = self._conns.get(conn)
             if c is not None:
-                c[0] += n
-                if c[0] > NOTIFY_CREDITS:
-                    c[0] = NOTIFY_CREDITS
+                c[1] += n
         elif mtype == A_WRITE:
             conn, handle = struct.unpack_from("<HH", body, 0)
             a = self._attrs.get(handle)
@@ -425,13 +450,13 @@ class BLE:
         elif mtype == A_CONNECT:
             conn, addr_type = struct.unpack_from("<HB", body, 0)
             addr = bytes(body[3:9])
-            self._conns[conn] = [NOTIFY_CREDITS, 23]
+            self._conns[conn] = [0, 0, 23, 0]
             self._queue(_IRQ_CENTRAL_CONNECT, (conn, addr_type, addr))
         elif mtype == A_MTU:
             conn, mtu = struct.unpack("<HH", body)
             c = self._conns.get(conn)
             if c is not None:
-                c[1] = mtu
+                c[2] = mtu
                 self._queue(_IRQ_MTU_EXCHANGED, (conn, mtu))
         elif mtype == A_CONN_UPDATE:
             conn, itv, lat, tmo = struct.unpack("<HHHH", body)

@@ -20,3 +20,8 @@ def test_active_without_a_world_says_what_is_missing(monkeypatch):
     proc = upyharness.run_upy(["-c", "import bluetooth\nbluetooth.BLE().active(True)"], path=["simulators/upy"], timeout=30)
     assert proc.returncode != 0
     assert "MYOSTRIDE_SIM_NODE" in proc.stdout + proc.stderr
+
+
+def test_emulation_compiles_with_mpy_cross(tmp_path):
+    res = upyharness.mpy_cross(upyharness.ROOT / "simulators" / "upy" / "bluetooth.py", out=tmp_path / "bluetooth.mpy")
+    assert res.returncode == 0, res.stderr

@@ -134,6 +134,18 @@ def test_enomem_when_buffers_full_and_credits_return(probe_world):
     asyncio.run(main())
 
 
+def test_notify_from_a_preallocated_buffer_allocates_nothing(probe_world):
+    probe_world()
+
+    async def main():
+        async with BleakClient(await _find(), backend=SimClient) as client:
+            p = await Probe(client).start()
+            await p.command("alloc")
+            assert await p.reply("alloc", timeout=10.0) == "alloc bytes=0"
+
+    asyncio.run(main())
+
+
 def test_write_truncated_to_buffer_and_reads(probe_world):
     probe_world()
 

@@ -57,9 +57,10 @@ def test_twelve_firmware_nodes_stream_gap_free(world_dir):
         assert acks and acks[0]["status"] == 0, s.name
 
 
-def test_echo_nodes_deliver_bytes_exactly(world_dir):
+@pytest.mark.parametrize("irq_mode", ["schedule", "thread"])
+def test_echo_nodes_deliver_bytes_exactly(world_dir, irq_mode):
     wj, njs = world_dir(3, speed=4.0)
-    with World(njs, wj, {"seed": 4}, firmware_dir=HERE, script="upy_echo.py"):
+    with World(njs, wj, {"seed": 4}, firmware_dir=HERE, script="upy_echo.py", env={"MYOSTRIDE_SIM_IRQ": irq_mode}):
         streams = asyncio.run(stream_nodes(3, seconds_wall=1.5))
     for s, nj in zip(streams, njs):
         codes = np.fromfile(nj.parent / "emg.i16", dtype="<i2")

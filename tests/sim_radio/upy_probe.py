@@ -6,10 +6,13 @@ Commands (ASCII, written to CONTROL); answers go to REPLY (written + notified):
            ENOMEM is reported as "flood first_enomem=K", the rest are sent
            with back-off, then "flood done sent=N"
   stats    "stats conns=C discs=D mtu=M"
+  alloc    heap bytes allocated by 8 notifications from a preallocated buffer,
+           best of 5 tries: "alloc bytes=B"
 SMALL (write, default 20-byte buffer): a write answers "small len=L".
 DENY (read): every read request is denied.
 """
 
+import gc
 import struct
 import time
 
@@ -76,6 +79,21 @@ def on_control(cmd):
         reply("flood first_enomem=%d" % i)
         st["flood_i"] = i
         st["flood_left"] = n - i
+    elif cmd == b"alloc":
+        buf = bytearray(200)
+        best = 1 << 30
+        for _ in range(5):
+            while st["conn"] is not None and not notify(H_DATA, buf):  # wait for free buffers
+                time.sleep_ms(1)
+            gc.collect()
+            a0 = gc.mem_alloc()
+            for _ in range(8):
+                if not notify(H_DATA, buf):
+                    break
+            used = gc.mem_alloc() - a0
+            if used < best:
+                best = used
+        reply("alloc bytes=%d" % best)
     elif cmd == b"stats":
         reply("stats conns=%d discs=%d mtu=%d" % (st["conns"], st["discs"], st["mtu"]))
 
