@@ -53,10 +53,10 @@ PEAK_RMS_UV = {
 # frequency lands between ~55 Hz (hamstrings, rectus) and ~105 Hz (tibialis, soleus),
 # as in the Santuz recording.
 SPECTRUM_HZ = {
-    "tibialis_anterior": (60.0, 130.0),
+    "tibialis_anterior": (66.0, 143.0),
     "gastrocnemius_medialis": (48.0, 105.0),
-    "gastrocnemius_lateralis": (52.0, 115.0),
-    "soleus": (60.0, 130.0),
+    "gastrocnemius_lateralis": (56.0, 125.0),
+    "soleus": (66.0, 143.0),
     "peroneus_longus": (50.0, 110.0),
     "rectus_femoris": (33.0, 75.0),
     "vastus_lateralis": (38.0, 85.0),

@@ -21,6 +21,7 @@ from ..errors import UserError
 
 NODE_DIR_PREFIX = "node"
 _SOCKET_PATH_MAX = 100  # sun_path is 108 bytes on Linux
+MAX_SECONDS = 1800.0  # node files are built in memory: 30 min x 2 kHz is ~170 MB at peak
 
 
 def _int_range(lo, hi, what):
@@ -80,8 +81,8 @@ def add_parser(subparsers):
                    help="gait preset: %s (default normal)" % ", ".join(PRESETS))
     p.add_argument("--affected-side", choices=("left", "right"), default="left",
                    help="affected side for one-sided conditions (hemiplegic); default left")
-    p.add_argument("--seconds", type=_float_range(0.0, 86400.0, "--seconds", lo_open=True), default=60.0,
-                   metavar="S", help="simulated walking time in seconds (default 60)")
+    p.add_argument("--seconds", type=_float_range(0.0, MAX_SECONDS, "--seconds", lo_open=True), default=60.0,
+                   metavar="S", help="simulated walking time in seconds, at most %g (default 60)" % MAX_SECONDS)
     p.add_argument("--seed", type=_int_range(0, 2 ** 31 - 1, "--seed"), default=0, metavar="K",
                    help="random seed: the same seed gives the same patient, signals, clocks and radio faults (default 0)")
     p.add_argument("--loss", type=_float_range(0.0, 99.0, "--loss"), default=0.0, metavar="PCT",
