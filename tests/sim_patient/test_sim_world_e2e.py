@@ -1,5 +1,8 @@
-"""End to end: `myostride sim` runs real-firmware nodes; a bleak central receives
-frames; the same seed gives identical samples; truth.json carries the air's faults."""
+"""End to end: `myostride sim` runs real-firmware nodes on the virtual air; a bleak
+central (myosim.probe) receives their frames. Checks: the samples are the node
+files' samples at the right sample index (through the node's 20 Hz high-pass),
+the same seed gives identical samples, SIGTERM stops the run early and truth.json
+still gets written with the air's faults."""
 
 import asyncio
 import json
@@ -11,117 +14,99 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
+import scipy.signal as ss
 
 from myowire import codec
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
 
-SECONDS = 6.0
-SPEED = 4.0
+STREAM_S = 6.0  # simulated seconds collected after START
+EMG_HZ = 2000
 
 
-def _run_sim(out, seed, loss):
-    """Start `myostride sim` in the background; returns (process, world.json path)."""
-    env = dict(os.environ)
-    cmd = [sys.executable, "-m", "myostride.cli", "sim", "--nodes", "2", "--seconds", str(SECONDS), "--seed", str(seed),
-           "--speed", str(SPEED), "--loss", str(loss), "--out", str(out)]
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    world = out / "world.json"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and p.poll() is None:
-        if world.exists() and (out / "node02" / "node.log").exists():
-            break
-        time.sleep(0.05)
-    return p, world
+def _start_sim(out, seed, loss):
+    cmd = [sys.executable, "-m", "myostride.cli", "sim", "--nodes", "2", "--seconds", "600", "--seed", str(seed),
+           "--speed", "1", "--loss", str(loss), "--out", str(out)]
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and p.poll() is None and not (out / "node02" / "node.log").exists():
+        time.sleep(0.05)  # World has started the node processes once their logs exist
+    return p
 
 
 def _collect(out, seed, loss):
+    """Run the sim, collect STREAM_S of frames from both nodes, stop it with SIGTERM."""
     from myosim import probe
 
-    p, world = _run_sim(out, seed, loss)
+    p = _start_sim(out, seed, loss)
     try:
         assert p.poll() is None, p.communicate()
-        frames, _replies, _started = asyncio.run(probe.collect_frames(world, [1, 2], until_g_s=SECONDS - 0.5))
-        stdout, stderr = p.communicate(timeout=60)
-    finally:
-        if p.poll() is None:
-            p.send_signal(signal.SIGINT)
-            p.wait(30)
-    assert p.returncode == 0, stderr
-    return frames, stdout
-
-
-def _emg_samples(frames, emg_hz=2000, settle=200):
-    """{(node, k): sample} from EMG frames, without each node's first `settle` samples
-    (the node's filters start when streaming starts)."""
-    out = {}
-    for node, per in frames.items():
-        got = {}
-        for f in per.values():
-            x = codec.decode_frame(f)
-            if x["type"] == "emg":
-                k0 = -(-x["t0_us"] * emg_hz // 1000000)  # t0_us = floor(k0 * 1e6 / emg_hz)
-                for i, v in enumerate(x["samples"]):
-                    got[k0 + i] = v
-        if got:
-            first = min(got)
-            out.update({(node, k): v for k, v in got.items() if k >= first + settle})
-    return out
-
-
-def _emg_frames_by_t0(frames):
-    """{(node, t0_us): frame bytes without seq and CRC} for EMG frames."""
-    out = {}
-    for node, per in frames.items():
-        for f in per.values():
-            ftype, _n, _e, _c, _seq, t0 = codec.check_frame(f)
-            if ftype == codec.T_EMG:
-                out[(node, t0)] = f[:4] + f[8:-2]
-    return out
-
-
-def test_sim_cli_streams_deterministic_samples_and_writes_truth():
-    if not (ROOT / "firmware" / "main.py").exists():
-        pytest.fail("firmware/main.py is missing: the simulator runs the real firmware")
-    base = Path(tempfile.mkdtemp(prefix="ms-e2e-"))  # short path: unix socket names are limited
-    a, out_a = _collect(base / "a", 5, 3.0)
-    b, _ = _collect(base / "b", 5, 3.0)
-    # The same seed gives the same samples at the same node sample index, whatever
-    # the radio and scheduling did. (Frame boundaries depend on when START arrived.)
-    sa, sb = _emg_samples(a), _emg_samples(b)
-    common = set(sa) & set(sb)
-    for node in (1, 2):
-        assert sum(1 for n, _ in common if n == node) >= 1000, "less than 0.5 s of common samples for node %d" % node
-    assert all(sa[k] == sb[k] for k in common)
-    fa, fb = _emg_frames_by_t0(a), _emg_frames_by_t0(b)
-    assert all(fa[k] == fb[k] for k in set(fa) & set(fb))
-    truth = json.loads((base / "a" / "truth.json").read_text())
-    assert truth["ran_s"] >= SECONDS - 0.1
-    assert truth["radio"]["loss_pct"] == 3.0 and truth["radio"]["seed"] == 5
-    air = [f for f in truth["faults"] if f["source"] == "air"]
-    assert any(f["kind"] == "notify_lost" for f in air)
-    assert "truth" in out_a and "world" in out_a
-
-
-def test_sim_stopped_early_still_writes_truth():
-    base = Path(tempfile.mkdtemp(prefix="ms-stop-"))
-    env = dict(os.environ)
-    p = subprocess.Popen([sys.executable, "-m", "myostride.cli", "sim", "--nodes", "1", "--seconds", "120",
-                          "--out", str(base)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and p.poll() is None and not (base / "node01" / "node.log").exists():
-            time.sleep(0.1)  # World has started the node processes once their logs exist
-        time.sleep(1.0)
+        frames, _replies, _started = asyncio.run(probe.collect_frames(out / "world.json", [1, 2], duration_s=STREAM_S,
+                                                                      scan_timeout_s=40.0))
         p.send_signal(signal.SIGTERM)
-        stdout, stderr = p.communicate(timeout=30)
+        stdout, stderr = p.communicate(timeout=60)
     finally:
         if p.poll() is None:
             p.kill()
             p.wait()
     assert p.returncode == 130, stderr
     assert "interrupted" in stdout
-    truth = json.loads((base / "truth.json").read_text())
-    assert 0 <= truth["ran_s"] < 120
+    return frames
+
+
+def _emg_samples(frames):
+    """{node: {k: sample}} from EMG frames (t0_us = floor(k0 * 1e6 / emg_hz))."""
+    out = {}
+    for node, per in frames.items():
+        got = out.setdefault(node, {})
+        for f in per.values():
+            x = codec.decode_frame(f)
+            if x["type"] == "emg":
+                k0 = -(-x["t0_us"] * EMG_HZ // 1000000)
+                for i, v in enumerate(x["samples"]):
+                    got[k0 + i] = v
+    return out
+
+
+def _check_against_node_file(out, node, got):
+    """The streamed samples are the file's codes at the same k, high-passed by the node."""
+    codes = np.fromfile(out / ("node%02d" % node) / "emg.i16", dtype="<i2").astype(float)
+    ks = np.array(sorted(got))
+    k0 = ks[0]
+    run = ks[: np.argmax(np.diff(ks) != 1) + 1] if np.any(np.diff(ks) != 1) else ks  # first gap-free run
+    assert len(run) > EMG_HZ, "less than 1 s of contiguous samples from node %d" % node
+    ref = ss.lfilter(*ss.butter(2, 20.0, "highpass", fs=EMG_HZ), codes[k0:run[-1] + 1])
+    rx = np.array([got[k] for k in run], dtype=float)
+    a, b = rx[400:], ref[400:]  # after both filters settled
+    corr = np.corrcoef(a, b)[0, 1]
+    shifted = np.corrcoef(a[1:], b[:-1])[0, 1]
+    print("node %d: %d contiguous samples, corr with file %.4f, one sample off %.4f" % (node, len(run), corr, shifted))
+    assert corr > 0.99 and corr > shifted + 0.02, (node, corr, shifted)
+
+
+def test_sim_streams_the_node_files_deterministically_and_writes_truth():
+    if not (ROOT / "firmware" / "main.py").exists():
+        pytest.fail("firmware/main.py is missing: the simulator runs the real firmware")
+    base = Path(tempfile.mkdtemp(prefix="ms-e2e-"))  # short path: unix socket names are limited
+    fa = _collect(base / "a", 5, 10.0)
+    sa = _emg_samples(fa)
+    for node in (1, 2):
+        _check_against_node_file(base / "a", node, sa[node])
+    truth = json.loads((base / "a" / "truth.json").read_text())
+    assert 0 < truth["ran_s"] < 600
+    assert truth["radio"]["loss_pct"] == 10.0 and truth["radio"]["seed"] == 5
+    lost = [f for f in truth["faults"] if f["source"] == "air" and f["kind"] == "notify_lost"]
+    assert lost and all(f["node"] in (1, 2) for f in lost)
+    # Same seed again: identical node files, and identical samples wherever both runs got the same k.
+    fb = _collect(base / "b", 5, 10.0)
+    sb = _emg_samples(fb)
+    for node in (1, 2):
+        name = "node%02d/emg.i16" % node
+        assert (base / "a" / name).read_bytes() == (base / "b" / name).read_bytes()
+        first = max(min(sa[node]), min(sb[node])) + 400  # the node's filter starts at START
+        common = [k for k in sa[node] if k >= first and k in sb[node]]
+        assert len(common) > 200, "the two runs' streams barely overlap (node %d)" % node
+        assert all(sa[node][k] == sb[node][k] for k in common)
