@@ -13,6 +13,10 @@ Frame layout (little-endian), see protocol/SPEC.md:
     16  N    payload
     16+N 2   CRC-16/CCITT-FALSE over bytes 0 .. 16+N-1
 
+Frames are 18-1024 bytes. check_frame applies every rule of SPEC.md
+section 13 (a frame it accepts re-encodes to the same bytes); encoders refuse
+out-of-range fields instead of letting MicroPython's struct truncate them.
+
 Everything here avoids CPython-only features (no dataclasses, typing,
 f-strings with format specs MicroPython lacks) so that `micropython` and
 `mpy-cross` accept it byte for byte.
@@ -57,7 +61,7 @@ IMU_SAMPLE_SIZE = const(12)  # ax ay az (mg), gx gy gz (0.1 deg/s), int16 each
 FOOT_EVENT_SIZE = const(6)  # u32 offset_us from t0, u8 input, u8 level
 SYNC_PAYLOAD_SIZE = const(24)  # u64 t1 (host send, echoed), u64 t2 (node rx), u64 t3 (node tx)
 STATUS_FIXED_SIZE = const(26)  # then label bytes (label_len of them)
-ACK_FIXED_SIZE = const(6)  # u8 opcode, u8 status, u32 value, then ASCII message
+ACK_FIXED_SIZE = const(6)  # u8 opcode, u8 status, u32 value, then a UTF-8 message
 MAX_LABEL = const(16)
 MAX_MESSAGE = const(64)
 
