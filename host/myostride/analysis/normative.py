@@ -50,6 +50,20 @@ def circular_runs(mask):
     return runs
 
 
+def circular_runs_in(run, mask):
+    """Runs of True in `mask` (aligned with the burst `run`) as lists of positions in the run."""
+    out, cur = [], []
+    for pos, m in enumerate(mask):
+        if m:
+            cur.append(pos)
+        elif cur:
+            out.append(cur)
+            cur = []
+    if cur:
+        out.append(cur)
+    return out
+
+
 def _span(run):
     end = run[-1] + 1
     if end <= run[0]:  # wraps past 100 %
@@ -81,15 +95,22 @@ def compare(activation_frequency, muscle, windows_pct=None):
         if inside.mean() <= 0.2:
             flags.append({"kind": "out_of_phase", "detail": "active %s, outside the normal windows" % _span(run)})
             continue
-        first = int(np.argmax(inside))
-        last = len(run) - 1 - int(np.argmax(inside[::-1]))
-        if first > TOLERANCE_PCT:
-            flags.append({"kind": "premature", "detail": "active from %d %%, %d %% before the normal window starting at %d %%"
-                          % (run[0], first, run[first])})
-        if len(run) - 1 - last > TOLERANCE_PCT:
-            end = run[last] + 1
-            flags.append({"kind": "prolonged", "detail": "active until %d %%, %d %% past the normal window ending at %d %%"
-                          % (run[-1] + 1, len(run) - 1 - last, end)})
+        # Abnormal stretches inside the burst: before its first normal part (premature), after its
+        # last (prolonged), or bridging two normal windows (prolonged past the earlier one).
+        for part in circular_runs_in(run, ~inside):
+            length = len(part)
+            if length <= TOLERANCE_PCT:
+                continue
+            a, b = run[part[0]], (run[part[-1]] + 1) % N or 100
+            if part[0] == 0:
+                flags.append({"kind": "premature", "detail": "active from %d %%, %d %% before the normal window "
+                              "starting at %d %%" % (a, length, run[part[-1] + 1])})
+            elif part[-1] == len(run) - 1:
+                flags.append({"kind": "prolonged", "detail": "active until %d %%, %d %% past the normal window "
+                              "ending at %d %%" % (b, length, a)})
+            else:
+                flags.append({"kind": "prolonged", "detail": "active through %d-%d %%, between normal windows "
+                              "(%d %% outside them)" % (a, b, length)})
     if not flags:
         flags.append({"kind": "normal", "detail": "activity within the normal windows (+/-%d %%)" % TOLERANCE_PCT})
     return flags
