@@ -36,6 +36,13 @@ class FrameStore:
         self.found_view = None
         self.found_len = 0
 
+    def reset(self):
+        """Forget every frame and restart seq at 0 (what a reboot does to RAM)."""
+        self._head = 0
+        self._count = 0
+        self._wpos = 0
+        self.next_seq = 0
+
     def oldest_seq(self):
         """Seq of the oldest frame held (== next_seq when empty)."""
         return self.next_seq - self._count

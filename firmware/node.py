@@ -360,8 +360,14 @@ class Node:
         print("node %d: rebooting" % self.cfg["node_id"])
         self.radio.disconnect()
         if not self.board.reset():
-            # simulated board: restart the firmware's state; the clock and sampling run on
+            # simulated board: restart the firmware's state as a reset would (seq from 0,
+            # frame store and counters cleared); the node's crystal and sampling run on
             self.streaming = False
+            self.store.reset()
+            self.radio.reset_queue()
+            self.overrun_samples = 0
+            self.clipped = 0
+            self.lead_off = False
             self.cfg, self.cfg_error = config.load(self.cfg_path, self.board)
             self._apply_config()
             self._start_board()

@@ -14,7 +14,6 @@ from micropython import const
 from myowire import codec
 
 _HDR = const(16)
-_IMU_MIN_WHOLE = const(4)
 
 
 def _crc_table():
@@ -109,11 +108,8 @@ class SampleClock:
 
 
 def imu_samples_for_mtu(mtu):
-    """IMU samples per frame: fill one notification, or build a frame sent as fragments."""
-    whole = (mtu - 3 - codec.OVERHEAD) // codec.IMU_SAMPLE_SIZE
-    if whole >= _IMU_MIN_WHOLE:
-        return whole if whole <= codec.MAX_COUNT else codec.MAX_COUNT
-    return (codec.FRAG_TARGET - codec.OVERHEAD) // codec.IMU_SAMPLE_SIZE
+    """IMU records per frame: sized like EMG frames (a 12-byte record is 6 int16 channels)."""
+    return codec.emg_samples_for_mtu(mtu, 6)
 
 
 class Packetizer:

@@ -249,6 +249,13 @@ class Radio:
         self._cur = -1
         self.sent += 1
 
+    def reset_queue(self):
+        """The store was reset: nothing is in flight or queued any more."""
+        self.live_next = self.store.next_seq
+        self._cur = -1
+        self._ranges = []
+        self._replies = []
+
     def disconnect(self):
         if self.conn is not None:
             try:

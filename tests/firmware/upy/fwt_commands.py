@@ -137,8 +137,16 @@ def test_status_identify_reboot():
     r = command(n, ble, 4, codec.C_REBOOT)
     eq(r["status"], codec.ACK_OK, "reboot ack first")
     run_for(n, b, 300000)
+    data_frames(n, ble)
+    eq(n.radio.conn, None, "link dropped")
+    assert ble.advertising
     eq(b.resets, 1, "reset called")
     eq(n.streaming, False, "not streaming after reboot")
+    eq((n.store.next_seq, n.store.count()), (0, 0), "seq restarts at 0, store emptied")
+    connect(n, ble)
+    command(n, ble, 5, codec.C_START)
+    run_for(n, b, 100000)
+    eq(data_frames(n, ble)[0]["seq"], 0, "first frame after reboot")
 
 
 def test_unknown_malformed_and_misaddressed_commands():

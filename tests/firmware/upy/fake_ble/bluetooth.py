@@ -90,7 +90,9 @@ class BLE:
         self.notes.append((conn, handle, d))
 
     def gap_disconnect(self, conn):
+        """Like the real stack: the link drops and the disconnect IRQ follows."""
         self.disconnected.append(conn)
+        self.handler(2, (conn, 0, b"\x00" * 6))
         return True
 
     # ---- test helpers: play the central
