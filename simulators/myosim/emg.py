@@ -20,8 +20,8 @@ from myostride.muscles import SIDES, check_muscle
 
 from .patient import GAIT_MUSCLES, PEAK_RMS_UV, SPECTRUM_HZ, Patient
 
-RISE_S = 0.030  # activation rise (raised cosine), seconds
-FALL_S = 0.040
+RISE_S = 0.020  # activation rise (raised cosine) after the true onset, seconds
+FALL_S = 0.025  # activation fall (raised cosine) before the true offset
 ARTIFACT_UV = {"shank": 90.0, "thigh": 40.0}  # heel-strike transient peak
 SHANK_MUSCLES = ("tibialis_anterior", "gastrocnemius_medialis", "gastrocnemius_lateralis", "soleus", "peroneus_longus")
 FRONT_END_BAND_HZ = (10.0, 500.0)  # baseline noise band of the analog front end

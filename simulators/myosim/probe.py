@@ -70,6 +70,8 @@ async def _stream_one(node_id, device, world_json, world, until_g_s, duration_s,
         end_us = until_g_s * 1e6 if duration_s is None else t_start_us + duration_s * 1e6
         while client.is_connected and host_clock_us(world) < end_us:
             await asyncio.sleep(0.05)
+        if not client.is_connected:
+            started.setdefault("links_lost", []).append((node_id, host_clock_us(world) / 1e6))
 
 
 async def collect_frames(world_json, node_ids, until_g_s=None, duration_s=None, scan_timeout_s=10.0):
@@ -77,7 +79,8 @@ async def collect_frames(world_json, node_ids, until_g_s=None, duration_s=None, 
     until_g_s, or for duration_s of global time after each node's START.
 
     Returns ({node_id: {seq: frame bytes}}, [(node_id, reply frame bytes)],
-    {node_id: global time START was sent})."""
+    {node_id: global time START was sent, "links_lost": [(node_id, g_s), ...] if any
+    link dropped before the end})."""
     if (until_g_s is None) == (duration_s is None):
         raise ValueError("give until_g_s or duration_s")
     world = load_world(world_json)
