@@ -34,14 +34,17 @@ def reference_decode(frames):
     return np.array(out, dtype=np.int16)
 
 
-def timed(fn, repeats):
-    ts = []
-    result = None
+def timed_interleaved(variants, repeats):
+    """Median seconds per variant; variants run in turn within each repeat so a
+    shared, busy machine slows them alike and the ratios stay fair."""
+    times = {name: [] for name, _ in variants}
+    results = {}
     for _ in range(repeats):
-        t = time.perf_counter()
-        result = fn()
-        ts.append(time.perf_counter() - t)
-    return statistics.median(ts), result
+        for name, fn in variants:
+            t = time.perf_counter()
+            results[name] = fn()
+            times[name].append(time.perf_counter() - t)
+    return {name: statistics.median(ts) for name, ts in times.items()}, results
 
 
 def main():
@@ -58,20 +61,21 @@ def main():
     offs = np.arange(a.frames) * len(frames[0])
     lens = np.full(a.frames, len(frames[0]))
 
-    t_ref, ref = timed(lambda: reference_decode(frames), a.repeats)
-    t_ref_only, _ = timed(lambda: [codec.decode_frame(f) for f in frames], a.repeats)
-    t_list, batch = timed(lambda: bulkdecode.decode_emg_frames(frames), a.repeats)
-    t_buf, batch2 = timed(lambda: bulkdecode.decode_emg_buffer(buf, offs, lens), a.repeats)
+    variants = [
+        ("reference decode_frame + np.array", lambda: reference_decode(frames)),
+        ("reference decode_frame only (lists)", lambda: [codec.decode_frame(f) for f in frames]),
+        ("bulkdecode.decode_emg_frames(list)", lambda: bulkdecode.decode_emg_frames(frames)),
+        ("bulkdecode.decode_emg_buffer(buf)", lambda: bulkdecode.decode_emg_buffer(buf, offs, lens)),
+    ]
+    med, res = timed_interleaved(variants, a.repeats)
+    t_ref, t_ref_only, t_list, t_buf = (med[name] for name, _ in variants)
+    ref = res[variants[0][0]]
+    batch, batch2 = res[variants[2][0]], res[variants[3][0]]
     assert np.array_equal(batch.samples[:, 0], ref) and np.array_equal(batch2.samples[:, 0], codes.ravel())
     assert not batch.rejected
 
     print("bulk EMG decode, %d frames x %d samples = %d samples, median of %d" % (a.frames, codes.shape[1], n_samples, a.repeats))
-    rows = [
-        ("reference decode_frame + np.array", t_ref),
-        ("reference decode_frame only (lists)", t_ref_only),
-        ("bulkdecode.decode_emg_frames(list)", t_list),
-        ("bulkdecode.decode_emg_buffer(buf)", t_buf),
-    ]
+    rows = [(name, med[name]) for name, _ in variants]
     for name, t in rows:
         print("  %-38s %8.1f ms  %7.1f M samples/s" % (name, t * 1e3, n_samples / t / 1e6))
     print("  ratio numpy(list) / reference+array:  %.1fx" % (t_ref / t_list))
