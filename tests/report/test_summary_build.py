@@ -128,3 +128,11 @@ def test_recording_date_differs_from_date_of_service():
     assert any("recorded on 2025-03-15" in f and "2025-03-14" in f for f in s["technical_findings"])
     s = build_summary(rf.analysis(), rf.clinical(), dict(meta, created_utc="2025-03-14T09:00:00Z"))
     assert not any("recorded on" in f for f in s["technical_findings"])
+
+
+def test_interpretation_without_a_named_clinician_is_not_96004():
+    s = build_summary(rf.analysis(), rf.clinical(interpretation="Premature calf activity.", interpreted_by=None),
+                      rf.session_meta())
+    assert "96004" not in {ln["code"] for ln in s["coding"]["lines"]}
+    assert s["interpretation"]["text"] == "Premature calf activity." and s["interpretation"]["by"] is None
+    assert "interpreted_by.name" in s["documentation"]["missing"]
