@@ -116,18 +116,12 @@ def add_parser(subparsers):
     p.set_defaults(run=run)
 
 
-def _default_out():
-    from myosim.backend import default_world_path
-
-    return default_world_path().parent
-
-
-def _live_world(out):
-    """True if a running simulation is serving in this folder."""
+def _live_world(world_json):
+    """True if a running simulation is serving from this world file."""
     from myosim.nodefiles import read_world
 
     try:
-        world = read_world(out / "world.json")
+        world = read_world(world_json)
     except (OSError, ValueError):
         return False
     for key in ("host_socket", "air_socket"):
@@ -144,20 +138,22 @@ def _live_world(out):
     return False
 
 
-def prepare_out(out):
+def prepare_out(out, world_name="world.json"):
     """Make `out` ready for a new simulation without touching anything that is not ours."""
     out = Path(out).expanduser().resolve()
+    world_json = out / world_name
     if out.exists() and not out.is_dir():
         raise UserError("--out %s is a file; give a folder" % out)
     if out.exists() and any(out.iterdir()):
-        if not (out / "world.json").exists() and not (out / "truth.json").exists():
-            raise UserError("--out %s is not empty and is not a simulation folder; choose a new or empty folder" % out)
-        if _live_world(out):
+        if not world_json.exists() and not (out / "truth.json").exists():
+            raise UserError("%s is not empty and is not a simulation folder; choose a new or empty folder "
+                            "with --out (or another MYOSTRIDE_SIM_WORLD)" % out)
+        if _live_world(world_json):
             raise UserError("a simulation is already running in %s; stop it (Ctrl-C) or choose another --out" % out)
         for d in out.glob(NODE_DIR_PREFIX + "[0-9][0-9]"):
             if (d / "node.json").exists():
                 shutil.rmtree(d)
-        for name in ("faults.jsonl", "truth.json", "air.log", "radio.json", "world.json"):
+        for name in ("faults.jsonl", "truth.json", "air.log", "radio.json", world_name):
             if (out / name).exists():
                 (out / name).unlink()
     out.mkdir(parents=True, exist_ok=True)
@@ -182,7 +178,15 @@ def run(args):
     from myosim import nodefiles
     from myosim.scenario import build_scenario, write_truth
 
-    out = prepare_out(args.out or _default_out())
+    if args.out:
+        out = prepare_out(args.out)
+        world_json = out / "world.json"
+    else:  # publish where `--backend sim` looks by default
+        from myosim.backend import default_world_path
+
+        world_json = default_world_path().expanduser().resolve()
+        out = prepare_out(world_json.parent, world_json.name)
+        world_json = out / world_json.name
     speed = 1.0 if args.speed is None else float(args.speed)
     radio = radio_settings(args)
     try:
@@ -193,7 +197,7 @@ def run(args):
             out, nodes=args.nodes, condition=args.condition, seconds=args.seconds, seed=args.seed,
             drift_ppm=args.drift_ppm, hum_hz=args.hum if args.hum_uv > 0 else None, hum_amp_uv=args.hum_uv,
             snr_db=args.snr_db, footswitch=args.footswitch, lead_off=args.lead_off, saturation=args.saturation,
-            affected_side=args.affected_side)
+            affected_side=args.affected_side, world_path=world_json)
     except ValueError as e:
         raise UserError(str(e)) from None
     print("myostride sim: %d node(s), %s, %g s, seed %d -> %s" % (args.nodes, args.condition, args.seconds, args.seed, out))
