@@ -28,7 +28,8 @@ def test_html_is_self_contained(written):
     images = re.findall(r'<img[^>]+src="data:image/png;base64,([A-Za-z0-9+/=]+)"', text)
     assert len(images) == len(LAYOUT)
     for name in ("MS-DEMO-0001", "96002", "decision support, not billing advice", "Signature and date",
-                 "Interpretation pending", "95870", "NOT MET", "Left Gastrocnemius medialis"):
+                 "Interpretation pending", "95870", "NOT MET", "Left Gastrocnemius medialis",
+                 "hardware/electrode-placement.md#gastrocnemius-medialis"):
         assert name in text, name
 
 

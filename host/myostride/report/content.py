@@ -10,6 +10,8 @@ from ..analysis.plots import muscle_figure
 from .figures import figure_png
 
 NOT_RECORDED = "not recorded"
+# The reference electrode placement guide (SENIAM), one section per muscle, cited by anchor.
+PLACEMENT_GUIDE = "hardware/electrode-placement.md"
 TITLE = "Dynamic surface EMG during walking: study report"
 
 
@@ -221,8 +223,10 @@ def _figures(summary, analysis, figure_maker):
         if not ch.get("muscle"):
             continue
         fig = figure_maker(ch) if figure_maker else muscle_figure(ch, stance_pct=stance.get(ch.get("side")))
-        blocks.append(("figure", figure_png(fig), "%s %s (%s)" % ((ch.get("side") or "").capitalize(),
-                                                                  ch["muscle"].replace("_", " "), ch.get("label"))))
+        caption = "%s %s (%s). Electrode placement: %s#%s" % (
+            (ch.get("side") or "").capitalize(), ch["muscle"].replace("_", " "), ch.get("label"), PLACEMENT_GUIDE,
+            ch["muscle"].replace("_", "-"))
+        blocks.append(("figure", figure_png(fig), caption))
     return {"title": "Per-muscle activation over the gait cycle", "blocks": blocks}
 
 
