@@ -117,8 +117,9 @@ def validate_clinical(data, today=None):
     problems = []
     _check_object(data, SCHEMA, "", problems)
     for key in REQUIRED_KEYS:
-        top = key.split(".")[0]
-        if get_path(data, key) is None and not any(p.startswith(top) for p in problems):
+        parent = key.split(".")[0]
+        # Not when the value or its parent object is already reported (e.g. wrong type).
+        if get_path(data, key) is None and not any(p.startswith((key + ":", parent + ":")) for p in problems):
             problems.append("%s: required; add it" % key)
     _check_dates(data, today or datetime.date.today(), problems)
     return problems

@@ -67,6 +67,10 @@ def test_enums_and_required_keys():
     assert problems(trial_status="aborted")[0].startswith('trial_status: "aborted" is not allowed')
     found = validate_clinical({"purpose": "clinical"}, today=TODAY)
     assert "patient.id: required; add it" in found and "date_of_service: required; add it" in found
+    found = validate_clinical({"patient": {"age_years": 200}, "date_of_service": "2025-01-01"}, today=TODAY)
+    assert len(found) == 2 and "patient.id: required; add it" in found
+    found = validate_clinical({"patient": "P1", "date_of_service": "2025-01-01"}, today=TODAY)
+    assert found == ["patient: must be an object with keys id, age_years, not a string"]
 
 
 def test_all_problems_reported_together_in_one_line(tmp_path):
