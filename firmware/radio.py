@@ -63,6 +63,7 @@ class Radio:
         self.live_next = store.next_seq
         self._cur = -1  # seq being sent
         self._cur_frag = 0  # next fragment index of it
+        self._cur_step = 0  # its fragment payload size, fixed once it started
         self._ranges = []  # [first, last] resend ranges, inclusive
         self._replies = []  # encoded replies waiting for buffer space
         self._retry_at = time.ticks_ms()
@@ -216,13 +217,18 @@ class Radio:
                 n = st.found_len
                 mv = st.found_view
                 room = self.mtu - 3
-                if n <= room:
+                if n <= room and self._cur_frag == 0:
                     if not self._notify(self.h_data, mv[off : off + n]):
                         return
                     self._done()
                 else:
-                    step = room - codec.FRAG_HEADER
+                    # the fragment size is fixed for the whole frame (an MTU exchange
+                    # mid-frame must not shift the offsets); restart it if it shrank
                     i = self._cur_frag
+                    if i == 0 or self._cur_step > room - codec.FRAG_HEADER:
+                        i = 0
+                        self._cur_step = room - codec.FRAG_HEADER
+                    step = self._cur_step
                     a = i * step
                     m = n - a if n - a < step else step
                     flags = codec.FRAG_MARK
@@ -235,6 +241,7 @@ class Radio:
                     fb[1] = i & 0xFF
                     fb[2 : 2 + m] = mv[off + a : off + a + m]
                     if not self._notify(self.h_data, self._fragmv[0 : 2 + m]):
+                        self._cur_frag = i
                         return
                     if flags & codec.FRAG_LAST:
                         self._done()

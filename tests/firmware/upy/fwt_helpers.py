@@ -156,7 +156,7 @@ def run_for(node, board, us, step_us=10000):
         node.step()
 
 
-def data_frames(node, ble):
+def data_frames(node, ble, allow_dropped=0):
     """Decode everything notified on DATA so far (reassembling fragments)."""
     r = codec.Reassembler()
     out = []
@@ -164,7 +164,7 @@ def data_frames(node, ble):
         f = r.feed(n)
         if f is not None:
             out.append(codec.decode_frame(f))
-    assert r.dropped == 0, "fragments were lost"
+    assert r.dropped <= allow_dropped, "fragments were lost (%d frames dropped)" % r.dropped
     return out
 
 

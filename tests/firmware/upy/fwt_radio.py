@@ -131,6 +131,24 @@ def test_disconnect_keeps_sampling_and_resend_recovers_the_gap():
     _check_continuous(frames)
 
 
+def test_mtu_change_in_the_middle_of_a_fragmented_frame():
+    """BLE MTU only grows (23 -> exchanged value): the half-sent frame keeps its fragment
+    size and nothing is dropped. A shrink (not done by real stacks) restarts the frame."""
+    for new_mtu in (247, 100, 23):
+        n, b, ble = make_node("radio_mtu_mid")
+        connect(n, ble, 64)
+        command(n, ble, 1, codec.C_START)
+        ble.enomem_after = 3  # the stack fills after 3 fragments of the first frame
+        run_for(n, b, 60000)
+        assert n.radio._cur_frag > 0, "a frame is half sent"
+        ble.exchange_mtu(new_mtu)
+        time.sleep_ms(5)
+        run_for(n, b, 1000000)
+        frames = data_frames(n, ble, allow_dropped=0 if new_mtu > 64 else 1)
+        _check_continuous(frames)
+        eq(frames[-1]["seq"], n.store.next_seq - 1, "all sent after MTU %d" % new_mtu)
+
+
 def test_second_central_is_refused():
     n, b, ble = make_node("radio_two")
     connect(n, ble)

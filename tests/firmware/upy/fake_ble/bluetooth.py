@@ -34,6 +34,7 @@ class BLE:
         self.values = {}
         self.notes = []  # (conn, handle, bytes)
         self.enomem_next = 0  # fail this many notify calls with ENOMEM
+        self.enomem_after = -1  # succeed this many notify calls, then fail one with ENOMEM
         self.notify_limit = None  # max bytes per notification (MTU - 3), None = no check
         self.disconnected = []
         self._next_handle = 1
@@ -81,6 +82,11 @@ class BLE:
         self.values[handle] = bytes(data)
 
     def gatts_notify(self, conn, handle, data=None):
+        if self.enomem_after == 0:
+            self.enomem_after = -1
+            raise OSError(12)
+        if self.enomem_after > 0:
+            self.enomem_after -= 1
         if self.enomem_next > 0:
             self.enomem_next -= 1
             raise OSError(12)
