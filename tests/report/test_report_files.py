@@ -63,3 +63,20 @@ def test_pdf_renders_multi_page_non_blank(written, tmp_path):
                    if obj.type == pdfium.raw.FPDF_PAGEOBJ_IMAGE)
     assert n_images == len(LAYOUT)
     pdf.close()
+
+
+def test_cited_placement_sections_exist():
+    """Each muscle's caption cites hardware/electrode-placement.md#<muscle>; the guide must have that heading."""
+    from pathlib import Path
+
+    from myostride.muscles import MUSCLES
+    from myostride.report.content import PLACEMENT_GUIDE
+
+    guide = Path(__file__).resolve().parents[2] / PLACEMENT_GUIDE
+    slugs = set()
+    for line in guide.read_text(encoding="utf-8").splitlines():
+        if line.startswith("#"):
+            title = line.lstrip("#").strip().lower()
+            slugs.add(re.sub(r"[^a-z0-9 -]", "", title).replace(" ", "-"))
+    missing = [m for m in MUSCLES if m.replace("_", "-") not in slugs]
+    assert not missing, "no section in %s for %s" % (PLACEMENT_GUIDE, missing)
