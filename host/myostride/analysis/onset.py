@@ -191,16 +191,14 @@ def detect_bursts(x, fs_hz, params=None):
     p = dict(DEFAULTS)
     p.update(params or {})
     x = np.asarray(x, dtype=np.float64)
-    if p["snr_weighting"] and len(x) > fs_hz:
-        x = snr_weighted(x, fs_hz, p["window_s"])
     n = len(x)
-    energy = x * x
-    power = moving_mean(energy, round(p["window_s"] * fs_hz))
+    # Coarse detection on the SNR-weighted signal (sensitivity); timing refined on x itself,
+    # whose edges the weighting filter would smear.
+    xd = snr_weighted(x, fs_hz, p["window_s"]) if p["snr_weighting"] and n > fs_hz else x
+    power = moving_mean(xd * xd, round(p["window_s"] * fs_hz))
     log_power = np.log10(power + 1e-12)
     step = max(1, int(fs_hz * 0.002))
     centre, spread, active = baseline_stats(log_power[::step])
-    quiet = power[::step][log_power[::step] <= centre + 3 * spread]
-    baseline_var = float(np.mean(quiet)) if len(quiet) else 10 ** centre
     separation_db = 10.0 * (active - centre)
     if n == 0 or separation_db < p["min_separation_db"]:
         return Detection([], 10 ** centre, 10 ** active, False, None)
@@ -218,6 +216,10 @@ def detect_bursts(x, fs_hz, params=None):
     min_burst = int(round(p["min_burst_s"] * fs_hz))
     coarse = [r for r in merged if r[1] - r[0] >= min_burst]
     # Changepoint refinement, each search bounded by the neighbouring bursts.
+    energy = x * x
+    power = moving_mean(energy, round(p["window_s"] * fs_hz)) if xd is not x else power
+    rest_power = power[::step][log_power[::step] <= centre + 3 * spread]
+    baseline_var = float(np.mean(rest_power)) if len(rest_power) else float(np.mean(energy))
     cum = np.concatenate(([0.0], np.cumsum(energy)))
     before = int(round(p["refine_before_s"] * fs_hz))
     after = int(round(p["refine_after_s"] * fs_hz))
