@@ -105,6 +105,11 @@ def write_c3d(path, channels, events=None, point_rate_hz=100.0):
     t_grid, data, labels = grid_data(channels)
     fs = float(channels[0].fs_hz)
     k0, n = int(round(t_grid[0] * fs)), data.shape[1]
+    # C3D frames count from 0: samples before the session start (negative session time) shift the
+    # file clock; the shift is stored in MYOSTRIDE:SESSION_TIME_OFFSET_S (file time + offset = session time).
+    shift = min(k0, 0)
+    k0 -= shift
+    offset_s = shift / fs
     ratio = max(1, int(round(fs / point_rate_hz)))
     while math.ceil(n / ratio) > C3D_MAX_FRAMES or k0 // ratio > C3D_MAX_FRAMES - 1:
         ratio *= 2
@@ -132,9 +137,14 @@ def write_c3d(path, channels, events=None, point_rate_hz=100.0):
     c3d.add_parameter("TRIAL", "ACTUAL_END_FIELD", [first_frame + frames, 0])
     c3d.add_parameter("MANUFACTURER", "COMPANY", "myostride")
     c3d.add_parameter("MANUFACTURER", "SOFTWARE", "myostride export")
+    c3d.add_parameter("MYOSTRIDE", "SESSION_TIME_OFFSET_S", [offset_s],
+                      "session time of file time 0 (s): file time + offset = session time")
     for side in ("left", "right"):
         for key, name in EVENT_NAMES:
             for t in sorted((events or {}).get(side, {}).get(key) or []):
+                t = t - offset_s
+                if t < 0:
+                    continue  # before the first recorded sample: not on the file's clock
                 minutes = int(t // 60)
                 c3d.add_event([minutes, float(t - 60 * minutes)], context=side.capitalize(), label=name)
     c3d.write(str(path))

@@ -138,3 +138,16 @@ def test_export_command_on_a_recorded_session(tmp_path, capsys):
             assert np.isnan(got.uv[(got.t_s > a + 1e-6) & (got.t_s < b - 1e-6)]).all()
     assert main(["export", str(session_dir), "--format", "csv", "--out", str(tmp_path / "t.csv")]) == 0
     assert (tmp_path / "t.csv").read_text().startswith("time_s,")
+
+
+def test_samples_before_session_start_shift_the_file_clock(tmp_path):
+    import ezc3d
+
+    chs = [channel("node01", "right", "tibialis_anterior", -0.25, 0, 4000)]
+    path = export.write_c3d(tmp_path / "neg.c3d", chs, {"right": {"foot_strike_s": [-0.1, 0.5], "foot_off_s": []}})
+    c = ezc3d.c3d(str(path))
+    offset = float(c["parameters"]["MYOSTRIDE"]["SESSION_TIME_OFFSET_S"]["value"][0])
+    assert offset == pytest.approx(-0.25)
+    rec = load_c3d(str(path))
+    assert rec.emg[0].t_s[0] + offset == pytest.approx(-0.25)
+    assert rec.events["right"]["foot_strike_s"] == pytest.approx([0.15, 0.75], abs=1e-5)
