@@ -235,6 +235,8 @@ def _run_world(scenario, radio, seconds, speed, out):
         except WorldError as e:
             raise UserError("could not start the simulated world: %s" % e) from None
         print("world: %s  (find the nodes with: %s)" % (world_path, hint))
+        maps = " ".join("--map %d=%s:%s" % (n["node_id"], n["side"], n["muscle"]) for n in scenario.truth["nodes"])
+        print("record with: %s" % hint.replace("scan --backend sim", "record --backend sim --out SESSION_DIR " + maps))
         print("running %g s of walking at %gx real time; Ctrl-C stops early" % (seconds, speed), flush=True)
         world = read_world(world_path)
         next_report = 10.0
