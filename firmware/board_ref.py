@@ -41,7 +41,7 @@ class RefBoard:
         reset = machine.Pin(e["reset"], machine.Pin.OUT, value=1) if e.get("reset") is not None else None
         self._drdy = machine.Pin(e["drdy"], machine.Pin.IN)
         self._drdy_hard = bool(e.get("drdy_hard_irq", False))
-        self.afe = ADS1292R(spi, cs, self._drdy, start, reset, e.get("gain", 6), e.get("vref_mv", 2420), e.get("shift_bits", 6))
+        self.afe = ADS1292R(spi, cs, self._drdy, start, reset, e.get("gain", 6), e.get("vref_mv", 2420), e.get("shift_bits", 4))
         self.nv_per_lsb = self.afe.nv_per_lsb()
         self.selftest = _S_CLOCK
         self.imu = None

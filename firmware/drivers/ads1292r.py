@@ -28,10 +28,11 @@ ID_ADS1292R = const(0x73)
 _RATE_CODES = {125: 0, 250: 1, 500: 2, 1000: 3, 2000: 4, 4000: 5, 8000: 6}
 _GAIN_CODES = {6: 0, 1: 1, 2: 2, 3: 3, 4: 4, 8: 5, 12: 6}
 _DC_SHIFT = const(10)  # DC tracker time constant 2^10 samples (~0.3 Hz at 2 kHz)
+_DC_FRAC = const(6)  # DC estimate kept in Q6: |code| < 2^23 so it stays a small int (< 2^30)
 
 
 class ADS1292R:
-    def __init__(self, spi, cs, drdy, start=None, reset=None, gain=6, vref_mv=2420, shift_bits=6):
+    def __init__(self, spi, cs, drdy, start=None, reset=None, gain=6, vref_mv=2420, shift_bits=4):
         self.spi = spi
         self.cs = cs
         self.drdy = drdy
@@ -44,7 +45,8 @@ class ADS1292R:
         self._tx = bytearray(9)
         self._cmd = bytearray(1)
         self._reg = bytearray(3)
-        self._dc = 0
+        self._dc_q = 0  # electrode DC offset estimate, Q6 codes
+        self._dc_seeded = False
         self.loff_bits = 0  # lead-off bits of the latest sample (IN1P/IN1N/...)
         self.sink = None
         self.samples = 0
@@ -102,6 +104,7 @@ class ADS1292R:
     def start(self, sink):
         """Start continuous conversion; every DRDY calls sink(int16 code)."""
         self.sink = sink
+        self._dc_seeded = False
         self._command(_RDATAC)
         if self.start_pin is not None:
             self.start_pin(1)
@@ -125,8 +128,12 @@ class ADS1292R:
         v = (r[3] << 16) | (r[4] << 8) | r[5]
         if v & 0x800000:
             v -= 0x1000000
-        self._dc += (v - self._dc) >> _DC_SHIFT
-        v = (v - self._dc) >> self.shift
+        # remove the electrode offset (hundreds of mV) before cutting 24 to 16 bits
+        if not self._dc_seeded:
+            self._dc_q = v << _DC_FRAC
+            self._dc_seeded = True
+        self._dc_q += ((v << _DC_FRAC) - self._dc_q) >> _DC_SHIFT
+        v = (v - (self._dc_q >> _DC_FRAC)) >> self.shift
         if v > 32767:
             v = 32767
         elif v < -32768:

@@ -55,8 +55,8 @@ class LSM6DSO:
         r = self._raw
         rec = self.record
         for i in range(3):
-            g = _s16(r, 2 * i) * 35 // 100  # 35 mdps/LSB -> 0.1 deg/s
-            a = _s16(r, 6 + 2 * i) * 122 // 1000  # 0.122 mg/LSB -> mg
+            g = (_s16(r, 2 * i) * 35 + 50) // 100  # 35 mdps/LSB -> 0.1 deg/s, rounded
+            a = (_s16(r, 6 + 2 * i) * 122 + 500) // 1000  # 0.122 mg/LSB -> mg, rounded
             struct.pack_into("<h", rec, 2 * i, a)
             struct.pack_into("<h", rec, 6 + 2 * i, g)
         return rec
