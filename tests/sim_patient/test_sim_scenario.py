@@ -151,3 +151,29 @@ def test_truth_contents(tmp_path):
 def test_bad_options(tmp_path, bad):
     with pytest.raises(ValueError):
         build_scenario(tmp_path, **dict(dict(nodes=1, seconds=1.0), **bad))
+
+
+def test_imu_and_hum_in_node_files(tmp_path):
+    sc = build_scenario(tmp_path, nodes=3, seconds=20.0, seed=8, hum_hz=60, hum_amp_uv=40.0, emg_hz=1000)
+    meta = json.loads((tmp_path / "node01" / "node.json").read_text())
+    assert meta["emg_hz"] == 1000
+    codes = np.fromfile(tmp_path / "node01" / "emg.i16", dtype="<i2").astype(float) * meta["nv_per_lsb"] / 1000.0
+    f, p = ss.welch(codes, fs=1000, nperseg=1000)
+    near = (f > 40) & (f < 80) & (np.abs(f - 60) > 3)
+    assert p[np.argmin(np.abs(f - 60))] > 8 * np.median(p[near])  # the chosen 60 Hz hum
+    imu = np.fromfile(tmp_path / "node01" / "imu.i16", dtype="<i2").reshape(-1, 6).astype(float)
+    acc_mg = imu[:, :3]
+    assert 850 < np.median(np.linalg.norm(acc_mg, axis=1)) < 1150  # gravity
+    gz_dps = imu[:, 5] / 10.0
+    assert 250 < np.percentile(gz_dps, 99.5) < 420  # shank mid-swing peaks (deg/s)
+    # heel-strike impacts: large along-shank acceleration right after each foot strike
+    knots = np.array(sc.truth["nodes"][0]["clock"]["knots"], dtype=float)
+    t_imu = np.interp(np.arange(len(imu)) * 1e4, knots[:, 1], knots[:, 0])  # 100 Hz
+    bumps = []
+    for fs in sc.truth["gait"]["events"]["left"]["foot_strike_s"][1:-1]:
+        w = (t_imu >= fs) & (t_imu < fs + 0.05)
+        bumps.append(acc_mg[w, 1].max() - np.median(acc_mg[:, 1]))
+    assert np.mean(np.array(bumps) > 250) >= 0.8, bumps
+    # thigh node (rectus femoris, node 3): smaller swing peak than the shank
+    thigh = np.fromfile(tmp_path / "node03" / "imu.i16", dtype="<i2").reshape(-1, 6)[:, 5] / 10.0
+    assert np.percentile(thigh, 99.5) < 0.8 * np.percentile(gz_dps, 99.5)

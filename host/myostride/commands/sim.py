@@ -97,6 +97,8 @@ def add_parser(subparsers):
                    help="powerline hum amplitude in microvolts, 0 for none (default 5)")
     p.add_argument("--snr-db", type=_float_range(-10.0, 80.0, "--snr-db"), default=30.0, metavar="D",
                    help="EMG signal-to-noise ratio: peak burst RMS over baseline noise RMS, dB (default 30)")
+    p.add_argument("--emg-hz", type=int, choices=(1000, 1926, 2000), default=2000, metavar="HZ",
+                   help="the nodes' EMG sampling rate: 1000, 1926 or 2000 (default 2000); record with the same --emg-hz")
     p.add_argument("--footswitch", action="store_true",
                    help="fit heel/forefoot switches to the tibialis anterior nodes")
     p.add_argument("--lead-off", type=_int_range(0, 100, "--lead-off"), default=0, metavar="N",
@@ -196,8 +198,8 @@ def run(args):
         scenario = build_scenario(
             out, nodes=args.nodes, condition=args.condition, seconds=args.seconds, seed=args.seed,
             drift_ppm=args.drift_ppm, hum_hz=args.hum if args.hum_uv > 0 else None, hum_amp_uv=args.hum_uv,
-            snr_db=args.snr_db, footswitch=args.footswitch, lead_off=args.lead_off, saturation=args.saturation,
-            affected_side=args.affected_side, world_path=world_json)
+            snr_db=args.snr_db, emg_hz=args.emg_hz, footswitch=args.footswitch, lead_off=args.lead_off,
+            saturation=args.saturation, affected_side=args.affected_side, world_path=world_json)
     except ValueError as e:
         raise UserError(str(e)) from None
     print("myostride sim: %d node(s), %s, %g s, seed %d -> %s" % (args.nodes, args.condition, args.seconds, args.seed, out))
@@ -236,7 +238,8 @@ def _run_world(scenario, radio, seconds, speed, out):
             raise UserError("could not start the simulated world: %s" % e) from None
         print("world: %s  (find the nodes with: %s)" % (world_path, hint))
         maps = " ".join("--map %d=%s:%s" % (n["node_id"], n["side"], n["muscle"]) for n in scenario.truth["nodes"])
-        print("record with: %s" % hint.replace("scan --backend sim", "record --backend sim --out SESSION_DIR " + maps))
+        rate = "" if scenario.truth["settings"]["emg_hz"] == 2000 else "--emg-hz %d " % scenario.truth["settings"]["emg_hz"]
+        print("record with: %s" % hint.replace("scan --backend sim", "record --backend sim --out SESSION_DIR " + rate + maps))
         print("running %g s of walking at %gx real time; Ctrl-C stops early" % (seconds, speed), flush=True)
         world = read_world(world_path)
         next_report = 10.0
