@@ -175,3 +175,22 @@ def test_unknown_malformed_and_misaddressed_commands():
     ble.central_write(h, b"\x71\x05")
     r = codec.decode_frame(ble.take_notes(n.radio.h_reply)[0])
     eq(r["status"], codec.ACK_BAD_ARGS, "truncated frame")
+
+
+def test_heap_is_steady_while_streaming():
+    """After the frame store has filled once, streaming does not grow the heap."""
+    import gc
+
+    n, b, ble = _streaming_node("cmd_heap")
+    for _ in range(15):  # 15 s: the store wraps (12 s)
+        run_for(n, b, 1000000, 20000)
+        ble.take_notes()
+    gc.collect()
+    a0 = gc.mem_alloc()
+    for _ in range(20):
+        run_for(n, b, 1000000, 20000)
+        ble.take_notes()
+    gc.collect()
+    a1 = gc.mem_alloc()
+    assert a1 - a0 < 2048, "heap grew by %d bytes over 20 s of streaming" % (a1 - a0)
+    assert n.store.evicted > 0
