@@ -18,6 +18,7 @@ Ctrl-C becomes SIGINT), and a relay thread copies bytes between it and the pty
 the user opens, so the user's port survives reboots of the interpreter.
 """
 
+import ctypes
 import fcntl
 import os
 import select
@@ -65,9 +66,14 @@ def _find_micropython():
 
 
 def _child_setup():
-    """In the child: own session with the pty as controlling terminal (Ctrl-C -> SIGINT)."""
+    """In the child: own session with the pty as controlling terminal (Ctrl-C -> SIGINT),
+    and SIGTERM when the devboard's process dies (no orphaned interpreters; Linux)."""
     os.setsid()
     fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
 
 
 def _serial_like(fd, isig):
@@ -102,6 +108,7 @@ class DevBoard:
         self._holding = False  # holding user input while an interrupted program winds down
         self._held = b""
         self._hold_until = 0.0
+        self._gen = 0  # interpreter generation: a power cycle may reuse the pty's fd number
         self._restarts = []  # times of recent soft reboots (stop a crash loop)
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -121,15 +128,16 @@ class DevBoard:
     def stop(self):
         self._stop.set()
         if self._thread:
-            self._thread.join(5)
-        self._kill_child()
-        for fd in (self._user_fd, self._user_slave):
-            if fd is not None:
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
-        self._user_fd = self._user_slave = None
+            self._thread.join(15)
+        with self._lock:
+            self._kill_child()
+            for fd in (self._user_fd, self._user_slave):
+                if fd is not None:
+                    try:
+                        os.close(fd)
+                    except OSError:
+                        pass
+            self._user_fd = self._user_slave = None
 
     def __enter__(self):
         self.start()
@@ -165,7 +173,9 @@ class DevBoard:
             preexec_fn=_child_setup, close_fds=True,
         )
         os.close(slave)
+        os.set_blocking(master, False)
         self._child_fd = master
+        self._gen += 1
         self.boots += 1
         # Until the interpreter is up, keep user input (a Ctrl-C would kill its start-up).
         self._holding = True
@@ -184,6 +194,8 @@ class DevBoard:
             if r:
                 try:
                     chunk = os.read(self._child_fd, 4096)
+                except BlockingIOError:
+                    continue
                 except OSError:
                     chunk = b""
                 if not chunk:
@@ -209,6 +221,8 @@ class DevBoard:
             if r:
                 try:
                     seen += os.read(self._child_fd, 4096)
+                except BlockingIOError:
+                    continue
                 except OSError:
                     break
         tail = seen.split(RAW_BANNER, 1)
@@ -233,37 +247,42 @@ class DevBoard:
     def _relay(self):
         while not self._stop.is_set():
             with self._lock:
-                child_fd = self._child_fd
+                child_fd, gen = self._child_fd, self._gen
             fds = [self._user_fd] + ([child_fd] if child_fd is not None else [])
             try:
                 r, _, _ = select.select(fds, [], [], 0.05)
             except (OSError, ValueError):
-                continue
-            if self._user_fd in r:
-                try:
-                    data = os.read(self._user_fd, 4096)
-                except OSError:
-                    data = b""
-                if data:
-                    self._from_user(data)
-            if self._holding and (self._at_prompt or time.monotonic() > self._hold_until):
-                data, self._held, self._holding = self._held, b"", False
-                self._to_child(data)
-            if child_fd is not None and child_fd in r:
-                with self._lock:
-                    if child_fd != self._child_fd:
-                        continue  # power-cycled meanwhile
+                continue  # an fd closed by a power cycle meanwhile
+            with self._lock:
+                if self._stop.is_set() or self._user_fd is None:
+                    return
+                if self._user_fd in r:
                     try:
-                        data = os.read(child_fd, 4096)
+                        data = os.read(self._user_fd, 4096)
                     except OSError:
                         data = b""
                     if data:
-                        if self._trace is not None:
-                            self._trace.append(("out", data))
-                        self._track_mode(data)
-                        os.write(self._user_fd, data)
-                    elif self._proc.poll() is not None or not data:
-                        self._soft_reboot()
+                        self._from_user(data)
+                if self._holding and (self._at_prompt or time.monotonic() > self._hold_until):
+                    data, self._held, self._holding = self._held, b"", False
+                    self._to_child(data)
+                if child_fd is not None and child_fd in r and gen == self._gen:
+                    self._from_child()
+
+    def _from_child(self):
+        try:
+            data = os.read(self._child_fd, 4096)
+        except BlockingIOError:
+            return
+        except OSError:  # EIO: the interpreter closed its terminal (exited)
+            data = b""
+        if data:
+            if self._trace is not None:
+                self._trace.append(("out", data))
+            self._track_mode(data)
+            os.write(self._user_fd, data)
+        else:
+            self._soft_reboot()
 
     def _from_user(self, data):
         """Forward user bytes; after a Ctrl-C to a running program hold the rest until its prompt.
@@ -295,7 +314,7 @@ class DevBoard:
             pass
 
     def _track_mode(self, data):
-        self._at_prompt = data.endswith(b">") or data.endswith(b">>> ")
+        self._at_prompt = data.endswith(b">") or data.endswith(b">>> ") or data.endswith(b"=== ")
         if RAW_BANNER in data:
             self._raw = True
         elif b">>> " in data:

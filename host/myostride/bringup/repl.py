@@ -9,6 +9,7 @@ The same class talks to a USB-serial ESP32 and to the virtual board (devboard).
 import ast
 import base64
 import os
+import time
 
 from ..errors import UserError
 
@@ -18,6 +19,7 @@ try:  # mpremote >= 1.24
 except ImportError:  # pragma: no cover - pyproject requires mpremote
     SerialTransport = None
 
+READ_TIMEOUT_S = 5
 WRITE_CHUNK = 768  # raw bytes per exec: base64 keeps each command under ~1 kB
 
 
@@ -39,12 +41,13 @@ def open_board(port, baudrate=115200):
             "`python -m serial.tools.list_ports` (or start a virtual board: myostride devboard)" % port
         )
     try:
-        transport = SerialTransport(port, baudrate=baudrate)
+        # A read timeout so a board that stops answering (reset, unplugged) ends in an error, not a hang.
+        transport = SerialTransport(port, baudrate=baudrate, timeout=READ_TIMEOUT_S)
     except Exception as exc:
         raise UserError("cannot open %s (%s); is another program (a serial monitor, mpremote) using it?" % (port, exc))
     board = Board(transport, port)
     try:
-        transport.enter_raw_repl(soft_reset=False)
+        _enter_raw(transport)
     except Exception as exc:
         board.close()
         raise UserError(
@@ -52,6 +55,26 @@ def open_board(port, baudrate=115200):
             "(see `myostride flash --help`) and is the baud rate right?" % (port, exc)
         )
     return board
+
+
+def _enter_raw(transport, attempts=2):
+    """Interrupt the running program and enter the raw REPL.
+
+    A second Ctrl-C after a pause cancels whatever state bytes queued while the
+    program ran left the REPL in (paste mode, a half line); one retry covers a
+    board still printing its boot messages.
+    """
+    for i in range(attempts):
+        try:
+            transport.serial.write(b"\r\x03")
+            time.sleep(0.15)
+            transport.serial.write(b"\x03")
+            time.sleep(0.05)
+            transport.enter_raw_repl(soft_reset=False)
+            return
+        except TransportError:
+            if i == attempts - 1:
+                raise
 
 
 class Board:
