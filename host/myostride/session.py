@@ -23,7 +23,10 @@ from .errors import UserError
 
 
 class EmgChannel:
-    def __init__(self, label, node_id, side, muscle, fs_hz, t_s, uv, gaps, lead_off, status):
+    """One muscle's EMG. Beyond the contract: node_k, the node's sample counter of each sample
+    (sample k was taken at node-clock time k / fs_hz), for checks against a node's own clock."""
+
+    def __init__(self, label, node_id, side, muscle, fs_hz, t_s, uv, gaps, lead_off, status, node_k=None):
         self.label = label
         self.node_id = node_id
         self.side = side
@@ -34,6 +37,7 @@ class EmgChannel:
         self.gaps = gaps
         self.lead_off = lead_off
         self.status = status
+        self.node_k = node_k
 
     def __repr__(self):
         return "EmgChannel(%s %s %s, %d samples at %g Hz, %d gaps)" % (
@@ -133,7 +137,7 @@ def assemble(path, man, contents, built):
         status = dict(statuses[-1][1]) if statuses else {}
         if status:
             status["flag_names"] = [n for bit, n in codec.FLAG_NAMES if status["flags"] & bit]
-        channels.append(EmgChannel(entry["label"], nid, entry["side"], entry["muscle"], float(emg.fs_hz), t_s, uv, gaps, lead, status))
+        channels.append(EmgChannel(entry["label"], nid, entry["side"], entry["muscle"], float(emg.fs_hz), t_s, uv, gaps, lead, status, emg.k))
         imu_hz = int(man["config"].get("imu_hz") or (status or {}).get("imu_hz") or 0)
         imu_frames = nl.frames_of_type(codec.T_IMU)
         if imu_frames and imu_hz:

@@ -82,3 +82,61 @@ def test_online_clock_window():
     g = np.linspace(45, 49, 50)
     assert np.percentile(np.abs(fit.host_us(node_of(g)) - g * 1e6), 99) < 400
     assert oc.rtt_median_us() > 0
+
+
+def _ble_session(interval_us, ppm, seconds=30.0, seed=5, latency_us=600.0, jitter_us=800.0):
+    """BLE-like timing: writes wait for the next connection event, replies go one event later,
+    notifications reach the host at events + latency; node receive delay ~ exp(100 us)."""
+    rng = np.random.default_rng(seed)
+    anchor = 1_000_000 + rng.uniform(0, interval_us)
+
+    def node_of(g_us):
+        return 4e6 + g_us * (1 + ppm * 1e-6)
+
+    def next_event(t):
+        return anchor + np.ceil((t - anchor) / interval_us) * interval_us
+
+    rows = []
+    arrivals = []
+    t = 2_000_000.0
+    while t < seconds * 1e6:
+        e1 = next_event(t + 100)
+        d_node = rng.exponential(100.0)
+        t2 = node_of(e1 + d_node)
+        t3 = t2 + 200
+        e2 = next_event(e1 + d_node + 200 + 1)
+        t4 = e2 + latency_us + rng.exponential(jitter_us)
+        rows.append((int(t), int(t2), int(t3), int(t4)))
+        arrivals.append(t4)
+        t = t4 + rng.uniform(20_000, 80_000)
+    # data notifications: ~20 per second at events
+    for g in np.arange(2e6, seconds * 1e6, 50_000.0):
+        arrivals.append(next_event(g) + latency_us + rng.exponential(jitter_us))
+    return np.array(rows, dtype=np.int64), np.array(arrivals), node_of
+
+
+@pytest.mark.parametrize("interval_ms", [7.5, 30.0, 50.0])
+def test_lattice_method_removes_the_connection_interval_bias(interval_ms):
+    from myostride.acquire.sync import estimate_lattice
+
+    ex, arrivals, node_of = _ble_session(interval_ms * 1000, ppm=-70.0)
+    lat = estimate_lattice(arrivals[arrivals < 10e6])
+    assert lat is not None and lat[0] == pytest.approx(interval_ms * 1000)
+    g = np.linspace(3e6, 28e6, 500)
+    fit = fit_clock(ex, arrivals_us=arrivals)
+    assert fit.stats["method"] == "lattice"
+    err = fit.host_us(node_of(g)) - g
+    mid = fit_clock(ex, method="midpoint")
+    err_mid = mid.host_us(node_of(g)) - g
+    # what is left is the host's fixed latency (600 us, common to all nodes) minus the node delay
+    assert np.all(np.abs(err - 600.0) < 150.0), (err.min(), err.max())
+    if interval_ms >= 30:
+        assert np.median(np.abs(err_mid)) > 5 * np.median(np.abs(err - 600.0))
+
+
+def test_lattice_not_claimed_without_one():
+    ex, _node_of = _exchanges(seconds=30.0)
+    rng = np.random.default_rng(0)
+    arrivals = np.sort(rng.uniform(0, 30e6, 600))  # no connection-event structure
+    fit = fit_clock(ex, arrivals_us=arrivals)
+    assert fit.stats["method"] == "midpoint"

@@ -29,12 +29,29 @@ class NodeLog:
         self.replies = []  # decoded ack frames
         self.events = []  # event dicts with "t_us"
         self.max_seq = None
+        self.arrivals = []  # host us of every DATA / REPLY notification (connection-event lattice)
 
     def seqs(self):
         return sorted(self.frames)
 
     def frames_of_type(self, ftype):
         return [(s, self.frames[s]) for s in sorted(self.frames) if self.ftype[s] == ftype]
+
+    def connection_segments(self):
+        """[(start_us, end_us)] host-time spans of single connections, from connected/disconnected events."""
+        segs = []
+        start = None
+        for e in self.events:
+            if e["event"] == "connected":
+                if start is not None:
+                    segs.append((start, int(e["t_us"])))
+                start = int(e["t_us"])
+            elif e["event"] == "disconnected" and start is not None:
+                segs.append((start, int(e["t_us"])))
+                start = None
+        if start is not None:
+            segs.append((start, 2 ** 62))
+        return segs
 
 
 class LogContents:
@@ -72,7 +89,9 @@ def scan_records(records, report=None):
     out.report = report
     for kind, node_id, t_us, payload in records:
         if kind == rawlog.K_DATA:
-            _add_data(out.node(node_id), t_us, payload)
+            nl = out.node(node_id)
+            nl.arrivals.append(t_us)
+            _add_data(nl, t_us, payload)
         elif kind == rawlog.K_SYNC:
             out.node(node_id).sync.append(rawlog.unpack_sync(payload))
         elif kind == rawlog.K_EVENT:
@@ -83,6 +102,7 @@ def scan_records(records, report=None):
             if node_id:
                 out.node(node_id).events.append(ev)
         elif kind == rawlog.K_REPLY:
+            out.node(node_id).arrivals.append(t_us)
             try:
                 d = codec.decode_frame(payload)
             except codec.WireError as exc:

@@ -142,7 +142,8 @@ def node_clock(nodelog, emg=None):
     """ClockFit for a node: from its time-sync exchanges, else (flagged) from frame arrival times."""
     if nodelog.sync:
         try:
-            fit = fit_clock(nodelog.sync)
+            segs = nodelog.connection_segments() or None
+            fit = fit_clock(nodelog.sync, arrivals_us=nodelog.arrivals or None, segments_us=segs)
             fit.stats["source"] = "sync"
             return fit
         except ValueError:

@@ -14,6 +14,19 @@ bounded by half the round trip (t4 - t1) - (t3 - t2). So we
 
 The offline fit (whole session, past and future exchanges) is what sessions
 use; the same function on a recent window serves the live display.
+
+Connection-event lattice (method "lattice", used when it can be found).
+Over BLE the midpoint assumption is badly wrong: the host's write waits for
+the link's next connection event (0..interval), the node's reply for the one
+after, so the midpoint is off by about half the connection interval (up to
+25 ms at 50 ms), differently per node. But every notification reaches the
+host at a connection event plus a latency >= L0, so the arrival times of a
+node's notifications reveal its events' period (a multiple of 1.25 ms) and
+phase on the host clock. The write of exchange i was delivered at one of
+those events, so t2_i (+ a small node delay) *is* that event: offset_i =
+event_host_time - t2_i, accurate to the node's receive delay. A common
+latency L0 (the host stack's, the same for every node on one adapter)
+remains in the absolute time, not in the alignment between nodes.
 """
 
 import numpy as np
@@ -120,7 +133,8 @@ class ClockFit:
         return cls(d["knots_node_us"], d["offset_us"], d.get("stats"))
 
 
-def fit_clock(exchanges, knot_step_s=1.0, window_s=6.0, bin_s=2.0, keep_per_bin=3, reject_k=4.0, min_scale_us=10.0, prior_skew_ppm=200.0):
+def fit_clock(exchanges, knot_step_s=1.0, window_s=6.0, bin_s=2.0, keep_per_bin=3, reject_k=4.0, min_scale_us=10.0, prior_skew_ppm=200.0,
+              method="auto", arrivals_us=None, segments_us=None):
     """Fit a ClockFit from exchanges (rows t1, t2, t3, t4).
 
     window_s is the Gaussian sigma of the local regressions (seconds of node
@@ -129,28 +143,54 @@ def fit_clock(exchanges, knot_step_s=1.0, window_s=6.0, bin_s=2.0, keep_per_bin=
     The local skew has a ridge prior of prior_skew_ppm (crystals stay within
     a few hundred ppm), so a few noisy exchanges in a short recording cannot
     tilt the line absurdly; with many exchanges the data dominate.
+    method: "midpoint" (NTP/LSL style), "lattice" (connection events found in
+    arrivals_us, the host receive times of the node's notifications, split
+    by segments_us = [(start_us, end_us)] connections), or "auto" (lattice
+    when arrivals are given and a lattice is found, else midpoint).
     Raises ValueError when no usable exchange exists.
     """
     ex = exchange_array(exchanges)
-    keep = select_exchanges(ex, bin_s, keep_per_bin)
-    sel = ex[keep]
-    if len(sel) == 0:
-        raise ValueError("no usable time-sync exchange (need t4 >= t1 and t3 >= t2)")
-    node_mid = sel[:, 1] + (sel[:, 2] - sel[:, 1]) // 2
-    r = (sel[:, 0] + sel[:, 3]) / 2.0 - node_mid.astype(np.float64)  # host - node, us
-    rtt = round_trip_us(sel)
+    used_method = "midpoint"
+    if method in ("auto", "lattice") and arrivals_us is not None and len(ex):
+        lat = lattice_offsets(ex, arrivals_us, segments_us)
+        ok = ~np.isnan(lat["offset_us"])
+        if ok.sum() >= 3:
+            used_method = "lattice"
+    if method == "lattice" and used_method != "lattice":
+        raise ValueError("no connection-event lattice found in the arrival times")
+    if used_method == "lattice":
+        sel = ex[ok]
+        node_t = sel[:, 1]
+        r_all = lat["offset_us"][ok]
+        keep = _upper_envelope(sel[:, 0], node_t, r_all, bin_s / 2.0, keep_per_bin)
+        sel = sel[keep]
+        node_mid = node_t[keep]
+        r = r_all[keep]
+        rtt = round_trip_us(sel)
+    else:
+        keep = select_exchanges(ex, bin_s, keep_per_bin)
+        sel = ex[keep]
+        if len(sel) == 0:
+            raise ValueError("no usable time-sync exchange (need t4 >= t1 and t3 >= t2)")
+        node_mid = sel[:, 1] + (sel[:, 2] - sel[:, 1]) // 2
+        r = (sel[:, 0] + sel[:, 3]) / 2.0 - node_mid.astype(np.float64)  # host - node, us
+        rtt = round_trip_us(sel)
     order = np.argsort(node_mid)
     node_mid, r, rtt = node_mid[order], r[order], rtt[order]
     base = node_mid[0]
     x = (node_mid - base) / 1e6  # seconds since first exchange (node clock)
     if len(sel) == 1:
-        return ClockFit([node_mid[0]], [r[0]], {"exchanges": int(len(ex)), "used": 1, "rtt_median_us": float(rtt[0])})
+        return ClockFit([node_mid[0]], [r[0]], {"exchanges": int(len(ex)), "used": 1, "rtt_median_us": float(rtt[0]), "method": used_method})
     span = x[-1]
     nk = max(2, int(np.ceil(span / knot_step_s)) + 1)
     knots = np.linspace(0.0, span, nk)
     w = _local_weights(knots, x, window_s)
     # Error of one exchange is at most half its round trip; a quarter is a typical spread.
-    noise_us = max(float(np.median(rtt)) / 4.0, min_scale_us)
+    if used_method == "lattice":
+        noise_us = max(float(np.median(np.abs(r - np.median(r)))) if len(r) > 2 else 100.0, 50.0)
+        noise_us = min(noise_us, 500.0)
+    else:
+        noise_us = max(float(np.median(rtt)) / 4.0, min_scale_us)
     ridge = (noise_us / prior_skew_ppm) ** 2  # in s^2: slope in us/s == ppm
     a, b = _weighted_lines(knots, x, r, w, ridge)
     for _ in range(2):
@@ -166,9 +206,172 @@ def fit_clock(exchanges, knot_step_s=1.0, window_s=6.0, bin_s=2.0, keep_per_bin=
         "rtt_median_us": float(np.median(rtt)),
         "rtt_min_us": float(rtt.min()),
         "residual_rms_us": float(np.sqrt(np.mean(resid_here ** 2))),
+        "method": used_method,
     }
+    if used_method == "lattice":
+        stats["intervals_ms"] = sorted({round(float(v) / 1000.0, 3) for v in lat["interval_us"] if v > 0})
     knots_us = base + np.round(knots * 1e6).astype(np.int64)
     return ClockFit(knots_us, a, stats)
+
+
+def _upper_envelope(t1, node_t, r, bin_s, keep_per_bin):
+    """Mask: per bin of host time, the keep_per_bin highest offsets after removing the trend.
+
+    A lattice offset is event_time - t2 and t2 lags the event by the node's
+    receive delay (>= 0), so the true offset is at the top of the scatter."""
+    n = len(r)
+    keep = np.zeros(n, dtype=bool)
+    if n == 0:
+        return keep
+    x = (node_t - node_t[0]) / 1e6
+    if n >= 3 and x[-1] - x[0] > 1.0:
+        b, a = np.polyfit(x, r, 1)
+        z = r - (a + b * x)
+    else:
+        z = r - np.median(r)
+    # values far above the bulk are not low-delay exchanges but mistakes
+    # (e.g. a write dated to the wrong connection event): drop them first
+    med = np.median(z)
+    mad = max(1.4826 * np.median(np.abs(z - med)), 20.0)
+    sane = z <= med + 4.0 * mad
+    bins = ((t1 - t1[0]) // int(bin_s * 1e6)).astype(np.int64)
+    order = np.lexsort((-z, bins))
+    counts = {}
+    for i in order:
+        if not sane[i]:
+            continue
+        c = counts.get(bins[i], 0)
+        if c < keep_per_bin:
+            keep[i] = True
+            counts[bins[i]] = c + 1
+    return keep
+
+
+def estimate_lattice(arrival_us, grid_us=1250, n_min=6, n_max=80, min_deliveries=12):
+    """Connection-event lattice from notification arrival times (host us).
+
+    Returns (interval_us, phase_us) with events at phase_us + m * interval_us
+    (plus the host's fixed latency), or None when the arrivals show none.
+    The interval is the longest candidate (multiple of grid_us) on which the
+    arrivals line up; the phase is the early edge of their scatter.
+    """
+    t = np.unique(np.asarray(arrival_us, dtype=np.int64))
+    if len(t) < min_deliveries:
+        return None
+    base = t[0]
+    tf = (t - base).astype(np.float64)
+    ns = np.arange(n_min, n_max + 1)
+    periods = ns * float(grid_us)
+    ph = 2 * np.pi * (tf[None, :] % periods[:, None]) / periods[:, None]
+    coh = np.abs(np.exp(1j * ph).mean(axis=1))
+    best = coh.max()
+    if best < 0.7:
+        return None
+    good = np.nonzero(coh >= 0.9 * best)[0]
+    k = good[-1]
+    period = periods[k]
+    # Edge of the arrival scatter: arrivals pile up just after each event
+    # (latency + a one-sided jitter), so take the densest phase and look for the
+    # low tail just below it, wrapping a quarter period early (a long jitter
+    # tail must not wrap round and pass for an early arrival).
+    nb = max(16, int(period // 50))
+    hist, edges = np.histogram(tf % period, bins=nb, range=(0.0, period))
+    smooth = hist + np.roll(hist, 1) + np.roll(hist, -1)
+    mode = edges[int(np.argmax(smooth))]
+    d = _wrap(tf - mode, period)
+    edge = mode + np.percentile(d, 1.0)
+    return float(period), float(base + edge)
+
+
+def _wrap(d, period):
+    """Phase differences into [-period/4, 3 period/4)."""
+    return ((d + period / 4) % period) - period / 4
+
+
+def lattice_offsets(ex, arrivals_us, segments_us=None, coarse_s=2.0, tol_us=500.0, bin_s=2.0):
+    """Per exchange: host-minus-node offset from the connection-event lattice (NaN if unknown).
+
+    ex: (n, 4) exchanges; arrivals_us: host receive times of the node's
+    notifications; segments_us: [(start, end)] host-time spans of single
+    connections (the lattice changes at a reconnect). Per connection the
+    period comes from estimate_lattice and the phase is a line fitted through
+    the earliest arrival of each bin_s bin (arrivals are never early, and a
+    line absorbs a slow rate difference between the radio's clock and the
+    host's). The event that delivered exchange i's write is the lattice point
+    nearest to t2_i mapped with a coarse offset (upper envelope of t1 - t2
+    over +/- coarse_s: t2 + offset >= t1 always). An offset that breaks
+    causality (t1 - t2 <= offset <= t4 - t3, within tol_us) means the lattice
+    does not explain that exchange: it is dropped.
+    """
+    ex = exchange_array(ex)
+    arr = np.sort(np.asarray(arrivals_us, dtype=np.int64))
+    n = len(ex)
+    out = np.full(n, np.nan)
+    intervals = np.zeros(n)
+    if n == 0 or len(arr) == 0:
+        return {"offset_us": out, "interval_us": intervals}
+    if not segments_us:
+        segments_us = [(int(min(arr[0], ex[0, 0])), int(max(arr[-1], ex[-1, 3])) + 1)]
+    t1 = ex[:, 0]
+    t2 = ex[:, 1]
+    up = (t1 - t2).astype(np.float64)  # lower bound of the offset per exchange
+    half = coarse_s * 1e6
+    last_t = int(max(arr[-1], t1.max())) + 1
+    for seg_a, seg_b in segments_us:
+        seg_b = min(int(seg_b), last_t)
+        idx = np.nonzero((t1 >= seg_a) & (t1 < seg_b))[0]
+        if not len(idx):
+            continue
+        seg_arr = arr[(arr >= seg_a) & (arr < seg_b)]
+        phase_fn = _segment_lattice(seg_arr, bin_s)
+        if phase_fn is None:
+            continue
+        period, phase_at = phase_fn
+        for i in idx:
+            near = idx[np.abs(t1[idx] - t1[i]) <= half]
+            target = t2[i] + up[near].max()
+            ph = phase_at(target)
+            m = np.round((target - ph) / period)
+            o = ph + m * period - t2[i]
+            # causality: the write reached the node after t1, the reply left before t4
+            if up[i] - tol_us <= o <= (ex[i, 3] - ex[i, 2]) + tol_us:
+                out[i] = o
+                intervals[i] = period
+    return {"offset_us": out, "interval_us": intervals}
+
+
+def _segment_lattice(arr, bin_s):
+    """(period_us, phase_at(t_us)) for one connection's arrivals, or None."""
+    lat = estimate_lattice(arr)
+    if lat is None:
+        return None
+    period, phase0 = lat
+    t = np.unique(arr).astype(np.float64)
+    d = _wrap(t - phase0, period)  # arrival minus its lattice point
+    bins = ((t - t[0]) // (bin_s * 1e6)).astype(np.int64)
+    xs = []
+    ys = []
+    for b in np.unique(bins):
+        m = bins == b
+        if m.sum() >= 5:
+            j = np.argmin(d[m])
+            xs.append(t[m][j])
+            ys.append(d[m][j])
+    if len(xs) < 3:
+        return period, (lambda _t, p=phase0: p)
+    xs = np.asarray(xs)
+    ys = np.asarray(ys)
+    x0 = xs[0]
+    keep = np.ones(len(xs), dtype=bool)
+    for _ in range(2):
+        b, a = np.polyfit((xs[keep] - x0) / 1e6, ys[keep], 1)
+        res = ys - (a + b * (xs - x0) / 1e6)
+        scale = max(1.4826 * np.median(np.abs(res[keep])), 20.0)
+        keep = res <= 3 * scale  # a late minimum (busy host) is not the edge
+    def phase_at(t_us, a=a, b=b, x0=x0, p0=phase0):
+        return p0 + a + b * (t_us - x0) / 1e6
+
+    return period, phase_at
 
 
 def _local_weights(knots, x, sigma):
