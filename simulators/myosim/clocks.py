@@ -79,3 +79,14 @@ def make_clock(rng, seconds, drift_ppm=100.0, wander=True):
         u += KNOT_STEP_S * 1e6 * (1.0 + (drift + w[i]) * 1e-6)
         knots.append([round((i + 1) * KNOT_STEP_S, 6), int(round(u))])
     return NodeClock(offset_us, drift, w, knots)
+
+
+def clock_from_truth(clock_truth):
+    """Rebuild a NodeClock from truth.json's nodes[i]["clock"] (for benchmarks against truth)."""
+    return NodeClock(clock_truth["offset_us"], clock_truth["drift_ppm"],
+                     np.asarray(clock_truth["effective_ppm"]) - clock_truth["drift_ppm"], clock_truth["knots"])
+
+
+def sample_times_s(clock_truth, k, rate_hz):
+    """True global times (s) of a node's sample indices k at rate_hz (EMG or IMU)."""
+    return clock_from_truth(clock_truth).global_s(np.asarray(k, dtype=float) * (1e6 / rate_hz))

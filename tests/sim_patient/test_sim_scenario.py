@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import scipy.signal as ss
 
-from myosim.clocks import make_clock
+from myosim.clocks import make_clock, sample_times_s
 from myosim.nodefiles import FOOT_DTYPE
 from myosim.scenario import DEFAULT_LAYOUT, build_scenario, write_truth
 
@@ -82,6 +82,10 @@ def test_drift_is_physical_in_node_files(tmp_path):
         return np.interp(node_us, knots[:, 1], knots[:, 0])
 
     truth_fs = np.array(sc.truth["gait"]["events"]["left"]["foot_strike_s"])
+    k = np.arange(0, node["emg_samples"], 997)
+    k = k[k * 1e6 / meta["emg_hz"] >= knots[0, 1]]  # np.interp does not extrapolate before the first knot
+    assert np.allclose(sample_times_s(node["clock"], k, meta["emg_hz"]), to_global(k * 1e6 / meta["emg_hz"]), atol=1e-9)
+    assert abs(sample_times_s(node["clock"], 0, meta["emg_hz"]) - node["first_sample_s"]) < 1e-6
     # footswitch edges (EMG sample index on the node clock) -> global time
     foot = np.fromfile(tmp_path / "node01" / "foot.bin", dtype=FOOT_DTYPE)
     heel_on = foot[(foot["input"] == 0) & (foot["level"] == 1)]["k"] * 1e6 / meta["emg_hz"]
