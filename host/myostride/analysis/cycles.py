@@ -42,6 +42,10 @@ def clip_intervals(intervals_s, start_s, end_s):
     """(seconds, % of cycle) of the intervals overlapping [start_s, end_s], clipped to it."""
     out_s, out_pct = [], []
     dur = end_s - start_s
+    if len(intervals_s) > 16:  # sorted, non-overlapping: only look near the stride
+        ends = [off for _, off in intervals_s]
+        i0 = int(np.searchsorted(ends, start_s, side="right"))
+        intervals_s = intervals_s[i0:i0 + 1 + int(np.searchsorted([on for on, _ in intervals_s[i0:]], end_s))]
     for on, off in intervals_s:
         if off <= start_s or on >= end_s:
             continue

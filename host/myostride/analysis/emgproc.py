@@ -35,14 +35,23 @@ def bandpass(x, fs_hz, band_hz=DEFAULT_BAND_HZ, order=4):
 
 
 def _harmonic_bands(freqs_hz, mains_hz, top_hz):
-    """Yield (band mask, neighbour mask) for each harmonic of mains_hz below top_hz."""
+    """Yield (band slice, neighbour index array) for each harmonic of mains_hz below top_hz.
+
+    freqs_hz is an rfft frequency grid (uniform from 0), so bins are found by arithmetic.
+    """
+    if len(freqs_hz) < 2:
+        return
+    df = freqs_hz[1] - freqs_hz[0]
+    n = len(freqs_hz)
     h = mains_hz
     while h < top_hz:
-        d = np.abs(freqs_hz - h)
-        band = d <= MAINS_HALF_WIDTH_HZ
-        near = (d > MAINS_HALF_WIDTH_HZ) & (d <= MAINS_HALF_WIDTH_HZ + MAINS_NEIGHBOUR_HZ)
-        if band.any() and near.any():
-            yield band, near
+        b0 = max(0, int(np.ceil((h - MAINS_HALF_WIDTH_HZ) / df)))
+        b1 = min(n, int(np.floor((h + MAINS_HALF_WIDTH_HZ) / df)) + 1)
+        w = int(np.floor((MAINS_HALF_WIDTH_HZ + MAINS_NEIGHBOUR_HZ) / df))
+        c = int(round(h / df))
+        near = np.concatenate((np.arange(max(0, c - w), b0), np.arange(b1, min(n, c + w + 1))))
+        if b1 > b0 and len(near):
+            yield slice(b0, b1), near
         h += mains_hz
 
 
@@ -63,7 +72,7 @@ def powerline_ratio(x, fs_hz, mains_hz=None, band_hz=DEFAULT_BAND_HZ):
     for f0 in ([mains_hz] if mains_hz else MAINS_CANDIDATES_HZ):
         excess = 0.0
         for band, near in _harmonic_bands(freqs, f0, high):
-            excess += max(0.0, spec[band].sum() - spec[near].mean() * band.sum())
+            excess += max(0.0, spec[band].sum() - spec[near].mean() * (band.stop - band.start))
         if excess / total > best[0] or best[1] is None:
             best = (excess / total, f0)
     return float(best[0]), best[1]
@@ -123,6 +132,22 @@ def moving_rms(x, fs_hz, window_s=0.05):
     n = max(1, int(round(window_s * fs_hz)))
     power = np.convolve(np.asarray(x, dtype=np.float64) ** 2, np.ones(n) / n, mode="same")
     return np.sqrt(np.maximum(power, 0.0))
+
+
+def mean_psd(x, fs_hz, nperseg):
+    """(freqs, averaged Hann-windowed periodogram) over non-overlapping segments, in one FFT call.
+
+    Welch's estimate without overlap; relative units (only ratios are used). Much faster than
+    scipy.signal.welch on long records because every segment is transformed in one batch.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    m = len(x) // nperseg
+    if m == 0:
+        raise ValueError("signal shorter than one segment")
+    seg = x[: m * nperseg].reshape(m, nperseg)
+    seg = (seg - seg.mean(axis=1, keepdims=True)) * np.hanning(nperseg)
+    psd = np.mean(np.abs(sfft.rfft(seg, axis=1)) ** 2, axis=0)
+    return sfft.rfftfreq(nperseg, 1.0 / fs_hz), psd
 
 
 def normalise(values, reference):

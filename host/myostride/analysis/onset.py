@@ -49,13 +49,20 @@ class Detection:
 
 def moving_mean(x, n):
     """Centred moving mean (length preserved; edges average the available samples)."""
-    n = max(1, int(n))
-    c = np.concatenate(([0.0], np.cumsum(x, dtype=np.float64)))
+    x = np.asarray(x, dtype=np.float64)
+    size = len(x)
+    n = max(1, min(int(n), size))
+    c = np.concatenate(([0.0], np.cumsum(x)))
     half = n // 2
-    idx = np.arange(len(x))
-    lo = np.clip(idx - half, 0, len(x))
-    hi = np.clip(idx - half + n, 0, len(x))
-    return (c[hi] - c[lo]) / np.maximum(hi - lo, 1)
+    out = np.empty(size)
+    # Interior: windows [i - half, i - half + n) fully inside.
+    i0, i1 = half, size - n + half + 1
+    out[i0:i1] = (c[n:] - c[:-n]) / n
+    idx = np.concatenate((np.arange(0, i0), np.arange(i1, size)))
+    lo = np.clip(idx - half, 0, size)
+    hi = np.clip(idx - half + n, 0, size)
+    out[idx] = (c[hi] - c[lo]) / np.maximum(hi - lo, 1)
+    return out
 
 
 def otsu_threshold(values, bins=256):
@@ -128,12 +135,14 @@ def _cusum_start(z2, ratio, cap):
     """
     if len(z2) == 0:
         return None
-    llr = 0.5 * (1.0 - 1.0 / ratio) * z2 - 0.5 * np.log(ratio)
+    llr = (0.5 * (1.0 - 1.0 / ratio) * z2 - 0.5 * np.log(ratio)).tolist()
     g = 0.0
     last_zero = 0
-    for i in range(len(llr)):
-        g = min(g + llr[i], cap)
-        if g <= 0.0:
+    for i, v in enumerate(llr):
+        g += v
+        if g > cap:
+            g = cap
+        elif g <= 0.0:
             g = 0.0
             last_zero = i + 1
     return min(last_zero, len(z2) - 1)
@@ -152,7 +161,9 @@ def _local_var(power, lo, hi, baseline_var):
     higher (residual hum or motion artefact raise the floor locally)."""
     if hi - lo < 8:
         return baseline_var
-    return max(baseline_var, float(np.percentile(power[lo:hi], 25)))
+    seg = power[lo:hi]
+    k = len(seg) // 4
+    return max(baseline_var, float(np.partition(seg, k)[k]))
 
 
 def snr_weighted(x, fs_hz, window_s=0.025):
@@ -165,7 +176,8 @@ def snr_weighted(x, fs_hz, window_s=0.025):
     Returns x unchanged if the split is not clear.
     """
     from scipy import fft as sfft
-    from scipy import signal as ssig
+
+    from .emgproc import mean_psd
 
     n = len(x)
     power = moving_mean(x * x, round(window_s * fs_hz))
@@ -175,8 +187,8 @@ def snr_weighted(x, fs_hz, window_s=0.025):
     nper = int(2 ** round(np.log2(0.064 * fs_hz)))
     if len(rest) < 4 * nper or len(active) < 4 * nper:
         return x
-    f, s_rest = ssig.welch(rest, fs=fs_hz, nperseg=nper)
-    _, s_act = ssig.welch(active, fs=fs_hz, nperseg=nper)
+    f, s_rest = mean_psd(rest, fs_hz, nper)
+    _, s_act = mean_psd(active, fs_hz, nper)
     gain = np.sqrt(np.maximum(s_act / np.maximum(s_rest, 1e-30) - 1.0, 0.0))
     if not np.any(gain > 0):
         return x

@@ -13,7 +13,8 @@ from . import cycles, emgproc, events as events_mod, normative, onset, quality
 from .channels import PLAUSIBLE_MEDIAN_ABS_UV, implicit_gaps, split_contiguous
 
 SCHEMA = "myostride.analysis/1"
-QUIET_ABSENT_UV = 10.0  # an unmodulated channel quieter than this (RMS) counts as absent
+QUIET_ABSENT_UV = 10.0
+MIN_MAINS_RATIO = 0.005  # hum above 0.5 % of the in-band power is removed  # an unmodulated channel quieter than this (RMS) counts as absent
 
 DEFAULT_SETTINGS = {
     "band_hz": list(emgproc.DEFAULT_BAND_HZ),
@@ -50,6 +51,7 @@ class Conditioned:
         self.baseline_power = None
         self.modulated = False
         self.mains_hz = None
+        self.powerline_ratio = None
 
 
 def condition_channel(ch, settings):
@@ -61,8 +63,9 @@ def condition_channel(ch, settings):
         return out
     longest = max(runs, key=lambda r: r[1] - r[0])
     raw_long = ch.uv[longest[0]:longest[1]]
+    out.powerline_ratio, detected = emgproc.powerline_ratio(raw_long, ch.fs_hz, settings["mains_hz"])
     if settings["powerline"] != "off":
-        out.mains_hz = settings["mains_hz"] or emgproc.detect_mains_hz(raw_long, ch.fs_hz, min_ratio=0.005)
+        out.mains_hz = settings["mains_hz"] or (detected if out.powerline_ratio >= MIN_MAINS_RATIO else None)
     lf_sos = signal.butter(2, (1.0, emgproc.band_edges_hz(ch.fs_hz, settings["band_hz"])[0]), btype="bandpass",
                            fs=ch.fs_hz, output="sos")
     modulated = []
@@ -97,7 +100,7 @@ def channel_quality(ch, cond):
     a, b = max(runs, key=lambda r: r[1] - r[0]) if runs else (0, 0)
     raw_long = ch.uv[a:b]
     if len(raw_long) >= 64 and not flat:
-        pl_ratio, _ = emgproc.powerline_ratio(raw_long, ch.fs_hz, cond.mains_hz)
+        pl_ratio = cond.powerline_ratio or 0.0
         ma_ratio = quality.motion_artifact_ratio(raw_long, ch.fs_hz)
     else:
         pl_ratio, ma_ratio = 0.0, 0.0

@@ -7,9 +7,7 @@ ratio (power 1-20 Hz over power in the EMG band, raw signal), lost samples, lead
 """
 
 import numpy as np
-from scipy import signal
-
-from .emgproc import band_edges_hz, DEFAULT_BAND_HZ
+from .emgproc import DEFAULT_BAND_HZ, band_edges_hz, mean_psd
 
 LIMITS = {
     "baseline_noise_uv": 30.0,
@@ -43,7 +41,7 @@ def motion_artifact_ratio(x, fs_hz, band_hz=DEFAULT_BAND_HZ):
     """Welch power 1-20 Hz divided by power in the EMG band (raw signal)."""
     x = np.asarray(x, dtype=np.float64)
     nper = int(min(len(x), 2 ** int(np.log2(max(fs_hz, 256)))))  # ~1 s segments, 1 Hz bins
-    f, p = signal.welch(x - x.mean(), fs=fs_hz, nperseg=nper)
+    f, p = mean_psd(x, fs_hz, nper)
     low, high = band_edges_hz(fs_hz, band_hz)
     lf = p[(f >= 1.0) & (f < low)].sum()
     emg = p[(f >= low) & (f <= high)].sum()
