@@ -82,7 +82,8 @@ def bench_stream(nodes, seconds, speed, tmp, heapsize=None):
     nframes = sum(len(p) for p in frames.values())
     node_cpu = sum(c for c in cpu["nodes"] if c is not None)
     return {"wall": wall, "setup_g": setup_g, "frames": nframes, "emg": got, "span": span,
-            "expected": nodes * seconds * 2000, "node_cpu": node_cpu, "air_cpu": cpu["air"], "alive": sum(alive), "lost": len(lost)}
+            "expected": nodes * seconds * 2000, "node_cpu": node_cpu, "air_cpu": cpu["air"], "alive": sum(alive),
+            "lost": len(lost)}
 
 
 def main(argv=None):

@@ -258,7 +258,8 @@ class Patient:
         for side, g in self.sides.items():
             fs = g.foot_strike_s[(g.foot_strike_s >= a) & (g.foot_strike_s <= b)]
             fo = g.foot_off_s[(g.foot_off_s >= a) & (g.foot_off_s <= b)]
-            out[side] = {"foot_strike_s": [round(float(x), 6) for x in fs], "foot_off_s": [round(float(x), 6) for x in fo]}
+            out[side] = {"foot_strike_s": [round(float(x), 6) for x in fs],
+                         "foot_off_s": [round(float(x), 6) for x in fo]}
         return out
 
     def gait_summary(self):

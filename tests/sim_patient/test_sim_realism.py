@@ -115,9 +115,9 @@ def test_ktk_ranges(ktk, santuz):
     for s in sim:
         assert 0.8 * min(real_mdf) <= s["median_hz"] <= 1.2 * max(real_mdf)
         assert s["band_20_450"] >= min(r["band_20_450"] for r in stats + list(santuz.values())) - 0.05
-    # ktk is 2.2 s of overground walking: amplitude statistics only as a wide range.
-    med_k = np.median([s["kurtosis"] for s in sim])
-    assert np.median([s["kurtosis"] for s in stats]) / 4 <= med_k <= 4 * np.median([s["kurtosis"] for s in stats] + [20.0])
+    # ktk is only 2.2 s of walking: amplitude statistics against all real channels, as a wide range.
+    real_k = np.median([s["kurtosis"] for s in stats] + [s["kurtosis"] for s in santuz.values()])
+    assert real_k / 3 <= np.median([s["kurtosis"] for s in sim]) <= real_k * 3
     med_rms = np.median([s["rms_uv"] for s in sim])
     assert np.median([s["rms_uv"] for s in stats]) / 3 <= med_rms <= 3 * np.median([s["rms_uv"] for s in stats])
 

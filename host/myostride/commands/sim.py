@@ -84,7 +84,8 @@ def add_parser(subparsers):
     p.add_argument("--seconds", type=_float_range(0.0, MAX_SECONDS, "--seconds", lo_open=True), default=60.0,
                    metavar="S", help="simulated walking time in seconds, at most %g (default 60)" % MAX_SECONDS)
     p.add_argument("--seed", type=_int_range(0, 2 ** 31 - 1, "--seed"), default=0, metavar="K",
-                   help="random seed: the same seed gives the same patient, signals, clocks and radio faults (default 0)")
+                   help="random seed: the same seed gives the same patient, signals, clocks and radio faults "
+                   "(default 0)")
     p.add_argument("--loss", type=_float_range(0.0, 99.0, "--loss"), default=0.0, metavar="PCT",
                    help="long-run radio packet loss in %% (bursty, Gilbert-Elliott), default 0")
     p.add_argument("--disconnects-per-min", type=_float_range(0.0, 60.0, "--disconnects-per-min"), default=0.0,
@@ -98,7 +99,8 @@ def add_parser(subparsers):
     p.add_argument("--snr-db", type=_float_range(-10.0, 80.0, "--snr-db"), default=30.0, metavar="D",
                    help="EMG signal-to-noise ratio: peak burst RMS over baseline noise RMS, dB (default 30)")
     p.add_argument("--emg-hz", type=int, choices=(1000, 1926, 2000), default=2000, metavar="HZ",
-                   help="the nodes' EMG sampling rate: 1000, 1926 or 2000 (default 2000); record with the same --emg-hz")
+                   help="the nodes' EMG sampling rate: 1000, 1926 or 2000 (default 2000); record with the "
+                   "same --emg-hz")
     p.add_argument("--footswitch", action="store_true",
                    help="fit heel/forefoot switches to the tibialis anterior nodes")
     p.add_argument("--lead-off", type=_int_range(0, 100, "--lead-off"), default=0, metavar="N",
@@ -202,7 +204,8 @@ def run(args):
             saturation=args.saturation, affected_side=args.affected_side, world_path=world_json)
     except ValueError as e:
         raise UserError(str(e)) from None
-    print("myostride sim: %d node(s), %s, %g s, seed %d -> %s" % (args.nodes, args.condition, args.seconds, args.seed, out))
+    print("myostride sim: %d node(s), %s, %g s, seed %d -> %s" % (
+        args.nodes, args.condition, args.seconds, args.seed, out))
     if args.files_only:
         path = write_truth(scenario, (), None)
         print("node files written; truth: %s" % path)
@@ -238,8 +241,10 @@ def _run_world(scenario, radio, seconds, speed, out):
             raise UserError("could not start the simulated world: %s" % e) from None
         print("world: %s  (find the nodes with: %s)" % (world_path, hint))
         maps = " ".join("--map %d=%s:%s" % (n["node_id"], n["side"], n["muscle"]) for n in scenario.truth["nodes"])
-        rate = "" if scenario.truth["settings"]["emg_hz"] == 2000 else "--emg-hz %d " % scenario.truth["settings"]["emg_hz"]
-        print("record with: %s" % hint.replace("scan --backend sim", "record --backend sim --out SESSION_DIR " + rate + maps))
+        emg_hz = scenario.truth["settings"]["emg_hz"]
+        rate = "" if emg_hz == 2000 else "--emg-hz %d " % emg_hz
+        record = "record --backend sim --out SESSION_DIR " + rate + maps
+        print("record with: %s" % hint.replace("scan --backend sim", record))
         print("running %g s of walking at %gx real time; Ctrl-C stops early" % (seconds, speed), flush=True)
         world = read_world(world_path)
         next_report = 10.0
