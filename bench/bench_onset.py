@@ -88,10 +88,23 @@ def oracle_rest(truth, n, fs_hz):
     return [a + pad, max(a + pad + 10, b - pad)]
 
 
-def ours(x, fs, truth):
-    mains = emgproc.detect_mains_hz(x, fs, min_ratio=0.005)
-    y = emgproc.condition(x, fs, mains_hz=mains)
-    return [list(iv) for iv in onset.detect_bursts(y, fs).intervals]
+def make_ours(**params):
+    """Our detector as the analysis runs it (conditioning + detect_bursts), with optional overrides
+    for the ablations that justify each step."""
+    def ours(x, fs, truth, _param=None):
+        mains = emgproc.detect_mains_hz(x, fs, min_ratio=0.005)
+        y = emgproc.condition(x, fs, mains_hz=mains)
+        return [list(iv) for iv in onset.detect_bursts(y, fs, params).intervals]
+    ours.is_ours = True
+    return ours
+
+
+ours = make_ours()
+ABLATIONS = {
+    "ours: no refinement": make_ours(refine="none"),
+    "ours: ML step refine": make_ours(refine="step"),
+    "ours: no SNR weighting": make_ours(snr_weighting=False),
+}
 
 
 def biosppy_methods():
@@ -168,32 +181,35 @@ def summarise(rows):
     n_true = sum(r[4] for r in rows)
     scored = np.concatenate([e, np.full(2 * (missed + false), np.inf)])
     out = {"missed": missed, "false": false, "true": n_true,
-           "score_median_ms": float(np.median(scored)) if len(scored) else float("inf"),
-           "score_p90_ms": float(np.percentile(scored, 90)) if len(scored) else float("inf")}
+           "score_median_ms": float(np.percentile(scored, 50, method="higher")) if len(scored) else float("inf"),
+           "score_p90_ms": float(np.percentile(scored, 90, method="higher")) if len(scored) else float("inf")}
     out["median_ms"] = float(np.median(e)) if len(e) else float("inf")
     out["p90_ms"] = float(np.percentile(e, 90)) if len(e) else float("inf")
     return out
 
 
 def evaluate(method, trials, param):
-    rows = []
+    rows, failures = [], []
+    mine = getattr(method, "is_ours", False)
     for sig, truth, fs, n in trials:
         for key, x in sig.items():
-            y = x if method is ours else emgproc.bandpass(x, fs)
+            y = x if mine else emgproc.bandpass(x, fs)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 try:
-                    det = method(x, fs, truth[key]) if method is ours else method(y, fs, truth[key], param)
+                    det = method(y, fs, truth[key], param)
                 except Exception as exc:  # a peer failing on a channel counts as detecting nothing
                     det = []
-                    print("   (%s failed: %s)" % (getattr(method, "__name__", "peer"), type(exc).__name__), file=sys.stderr)
+                    failures.append(type(exc).__name__)
             det_s = [[a / fs, b / fs] for a, b in det]
             lo, hi = MARGIN_S, n / fs - MARGIN_S
             tr = [iv for iv in truth[key] if iv[0] >= lo and iv[1] <= hi]
             det_s = [iv for iv in det_s if iv[0] >= lo and iv[1] <= hi]
             e_on, e_off, missed, false = match(det_s, tr)
             rows.append((e_on, e_off, missed, false, len(tr)))
-    return summarise(rows)
+    out = summarise(rows)
+    out["failed"] = "%d x %s" % (len(failures), failures[0]) if failures else ""
+    return out
 
 
 def main(argv=None):
@@ -203,6 +219,7 @@ def main(argv=None):
     ap.add_argument("--fs", type=float, default=2000.0)
     ap.add_argument("--quick", action="store_true", help="one side, 6 muscles, 12 s, no slow peers")
     ap.add_argument("--skip-peers", action="store_true")
+    ap.add_argument("--no-ablations", action="store_true", help="skip the variants of our detector")
     args = ap.parse_args(argv)
     muscles = None
     seconds = args.seconds
@@ -211,6 +228,8 @@ def main(argv=None):
                                          "biceps_femoris", "rectus_femoris")]
         seconds = min(seconds, 12.0)
     methods = {"myostride": (ours, (None,))}
+    if not args.no_ablations:
+        methods.update({k: (v, (None,)) for k, v in ABLATIONS.items()})
     if not args.skip_peers:
         methods.update(biosppy_methods())
         methods.update(neurokit_methods())
@@ -239,16 +258,16 @@ def main(argv=None):
                         best = r
                 best["seconds"] = time.perf_counter() - t0
                 results[name] = best
-            peers = {k: v for k, v in results.items() if k != "myostride"}
+            peers = {k: v for k, v in results.items() if k != "myostride" and not k.startswith("ours:")}
             best_peer = min(peers, key=lambda k: (peers[k]["score_median_ms"], peers[k]["median_ms"])) if peers else None
             table.append((cond, results, best_peer))
             print("\n== %s  (%d true intervals)" % (cond, results["myostride"]["true"]))
-            print("%-22s %9s %8s %7s %6s %10s %9s %7s %s" % ("detector", "median ms", "p90 ms", "missed", "false",
-                                                           "score med", "score p90", "run s", "param"))
+            print("%-24s %9s %8s %7s %6s %10s %9s %7s %-8s %s" % ("detector", "median ms", "p90 ms", "missed", "false",
+                                                                 "score med", "score p90", "run s", "param", "failed"))
             for name, r in sorted(results.items(), key=lambda kv: (kv[1]["score_median_ms"], kv[1]["median_ms"])):
-                print("%-22s %9.1f %8.1f %7d %6d %10.1f %9.1f %7.2f %s" % (
+                print("%-24s %9.1f %8.1f %7d %6d %10.1f %9.1f %7.2f %-8s %s" % (
                     name, r["median_ms"], r["p90_ms"], r["missed"], r["false"], r["score_median_ms"],
-                    r["score_p90_ms"], r["seconds"], r["param"]))
+                    r["score_p90_ms"], r["seconds"], r["param"], r["failed"]))
             if best_peer:
                 b, o = results[best_peer], results["myostride"]
                 print("best peer %s: median %.1f ms (score %.1f); ratios best-peer/ours: median %.2f, score %.2f"

@@ -251,9 +251,11 @@ def detect_bursts(x, fs_hz, params=None):
             var = _local_var(power, b, hi, baseline_var)
             k = _cusum_start(energy[lo:hi][::-1] / var, _design_ratio(burst_power / var, p), p["cusum_cap"])
             off = None if k is None else hi - k
-        else:
+        elif p["refine"] == "step":
             on = _changepoint(cum, max(prev_end, a - before), min(mid, a + after), min_len)
             off = _changepoint(cum, max(mid, b - after), min(next_start, b + before), min_len)
+        else:  # "none": the hysteresis crossings themselves
+            on, off = a, b
         on = a if on is None else on
         off = b if off is None else off
         if off - on >= min_burst:

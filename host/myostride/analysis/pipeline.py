@@ -156,6 +156,7 @@ def analyse_channel(ch, side_strides, settings):
     t_first = float(t[0]) if len(t) else np.inf
     t_last = float(t[-1]) if len(t) else -np.inf
     cycle_rows, used_env, used_pct = [], [], []
+    sq_sum, sq_n = 0.0, 0
     for k, (a, b, _off, problem) in enumerate(side_strides):
         reason = cycles.exclusion_reason(a, b, problem, t_first, t_last, gaps, ch.lead_off, clip_fn,
                                          lambda _a, _b, k=k: bool(artefact[k]))
@@ -169,9 +170,13 @@ def analyse_channel(ch, side_strides, settings):
             row["active_s"], row["active_pct"] = act_s, act_pct
             used_env.append(cycles.time_normalise(t, cond.envelope, a, b))
             used_pct.append(act_pct)
+            i0, i1 = np.searchsorted(t, (a, b))
+            sq_sum += float(np.dot(cond.emg[i0:i1], cond.emg[i0:i1]))
+            sq_n += i1 - i0
         cycle_rows.append(row)
 
     envelope = _envelope_block(ch, used_env, settings, warnings)
+    envelope["rms_uv"] = round(float(np.sqrt(sq_sum / sq_n)), 4) if sq_n else None
     freq = cycles.activation_frequency(used_pct)
     windows = [list(w) for w in normative.NORMAL_WINDOWS_PCT.get(ch.muscle, ())]
     comparison = _comparison(ch, usable, q, cond, used_pct, freq)
