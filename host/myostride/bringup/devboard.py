@@ -119,6 +119,7 @@ class DevBoard:
         os.makedirs(self.fs_dir, exist_ok=True)
         self._user_fd, self._user_slave = os.openpty()
         _serial_like(self._user_slave, isig=False)
+        os.set_blocking(self._user_fd, False)
         self.port = os.ttyname(self._user_slave)
         self._spawn(raw=False)
         self._thread = threading.Thread(target=self._relay, name="devboard-relay", daemon=True)
@@ -203,12 +204,12 @@ class DevBoard:
                 seen += chunk
                 if UP_MARK in seen:
                     before, after = seen.split(UP_MARK, 1)
-                    os.write(self._user_fd, before + after)
+                    self._to_user(before + after)
                     if after:
                         self._track_mode(after)
                     self._hold_until = time.monotonic()  # the relay now releases held input
                     return True
-        os.write(self._user_fd, seen)
+        self._to_user(seen)
         return False
 
     def _enter_raw_quietly(self):
@@ -226,7 +227,7 @@ class DevBoard:
                 except OSError:
                     break
         tail = seen.split(RAW_BANNER, 1)
-        os.write(self._user_fd, RAW_BANNER + (tail[1] if len(tail) > 1 else b">"))
+        self._to_user(RAW_BANNER + (tail[1] if len(tail) > 1 else b">"))
         self._raw = True
 
     def _kill_child(self):
@@ -280,7 +281,7 @@ class DevBoard:
             if self._trace is not None:
                 self._trace.append(("out", data))
             self._track_mode(data)
-            os.write(self._user_fd, data)
+            self._to_user(data)
         else:
             self._soft_reboot()
 
@@ -302,6 +303,14 @@ class DevBoard:
         self._holding = True
         self._held = data[i + 1 :]
         self._hold_until = time.monotonic() + 1.0
+
+    def _to_user(self, data):
+        """Output towards the user's port; dropped when nobody reads it and its buffer is full,
+        as a board's USB serial output is when no host listens (never blocks the board)."""
+        try:
+            os.write(self._user_fd, data)
+        except (BlockingIOError, OSError, TypeError):
+            pass
 
     def _to_child(self, data):
         if self._trace is not None:
@@ -334,9 +343,9 @@ class DevBoard:
         now = time.monotonic()
         self._restarts = [t for t in self._restarts if now - t < 10] + [now]
         if len(self._restarts) > 5:
-            os.write(self._user_fd, b"devboard: the interpreter keeps exiting; power_cycle() to retry\r\n")
+            self._to_user(b"devboard: the interpreter keeps exiting; power_cycle() to retry\r\n")
             return
-        os.write(self._user_fd, SOFT_REBOOT)
+        self._to_user(SOFT_REBOOT)
         self._spawn(raw=self._raw)
 
 

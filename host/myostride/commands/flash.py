@@ -65,30 +65,42 @@ def run(args):
     fw_dir = args.firmware or fileset.default_firmware_dir()
     local_version = fileset.firmware_version(fw_dir)
     with open_board(args.port, args.baud) as board:
-        facts = flash.board_facts(board)
-        arch, note = flash.choose_arch(facts, compile_mpy=not args.no_compile)
-        print("Board on %s: MicroPython %s, %s, .mpy arch %s" % (
-            args.port, ".".join(str(v) for v in facts["version"]), facts["machine"], arch or "bytecode only"))
-        if note:
-            print(note)
-        files = fileset.build(fw_dir, board_json=board_json, arch=arch, compile_mpy=not args.no_compile)
-        print("Flashing firmware %s (%d files, board definition %s)" % (
-            ".".join(str(v) for v in local_version), len(files), board_json.name))
-        rep = flash.flash(board, files, config_updates=updates or None, rules=rules, compile_arch=arch or "py")
-        for n in rep.notes:
-            print("note: " + n)
-        if rep.version != local_version:
-            raise UserError("the board reports firmware %s after flashing %s; flash again" % (rep.version, local_version))
-        print("Verified %d files by SHA-256 on the board (%d written, %d reused from an earlier run, %d unchanged)."
-              % (rep.files + (1 if rep.config else 0), rep.written, rep.reused, rep.unchanged))
-        if rep.removed:
-            print("Removed files of the previous firmware: " + ", ".join(rep.removed))
-        if not rep.config and not board_has_config(board):
-            print("note: the node has no config.json: it runs on defaults (node id 1); set one with --node-id")
-        if rep.config:
-            print("Node config: " + ", ".join("%s=%r" % (k, rep.config[k]) for k in nodeconfig.KEYS if k in rep.config))
-        print("Firmware version on the board: %s" % ".".join(str(v) for v in rep.version))
-        if not args.no_reset:
-            flash.reset_to_run(board)
-            print("Board restarted: it now runs the new firmware.")
+        try:
+            _flash(args, board, board_json, fw_dir, local_version, rules, updates)
+        except flash.FlashInterrupted:
+            raise  # the link is gone: nothing more to say to the board
+        except BaseException:
+            flash.reset_to_run(board)  # leave it running its (previous) firmware
+            raise
     return 0
+
+
+def _flash(args, board, board_json, fw_dir, local_version, rules, updates):
+    from ..bringup import fileset, flash, nodeconfig
+
+    facts = flash.board_facts(board)
+    arch, note = flash.choose_arch(facts, compile_mpy=not args.no_compile)
+    print("Board on %s: MicroPython %s, %s, .mpy arch %s" % (
+        args.port, ".".join(str(v) for v in facts["version"]), facts["machine"], arch or "bytecode only"))
+    if note:
+        print(note)
+    files = fileset.build(fw_dir, board_json=board_json, arch=arch, compile_mpy=not args.no_compile)
+    print("Flashing firmware %s (%d files, board definition %s)" % (
+        ".".join(str(v) for v in local_version), len(files), board_json.name))
+    rep = flash.flash(board, files, config_updates=updates or None, rules=rules, compile_arch=arch or "py")
+    for n in rep.notes:
+        print("note: " + n)
+    if rep.version != local_version:
+        raise UserError("the board reports firmware %s after flashing %s; flash again" % (rep.version, local_version))
+    print("Verified %d files by SHA-256 on the board (%d written, %d reused from an earlier run, %d unchanged)."
+          % (rep.files + (1 if rep.config else 0), rep.written, rep.reused, rep.unchanged))
+    if rep.removed:
+        print("Removed files of the previous firmware: " + ", ".join(rep.removed))
+    if not rep.config and not board_has_config(board):
+        print("note: the node has no config.json: it runs on defaults (node id 1); set one with --node-id")
+    if rep.config:
+        print("Node config: " + ", ".join("%s=%r" % (k, rep.config[k]) for k in nodeconfig.KEYS if k in rep.config))
+    print("Firmware version on the board: %s" % ".".join(str(v) for v in rep.version))
+    if not args.no_reset:
+        flash.reset_to_run(board)
+        print("Board restarted: it now runs the new firmware.")

@@ -1,0 +1,197 @@
+"""`myostride node info|config|identify|reboot`: the same four jobs over USB serial or BLE.
+
+Serial (--port): runs small scripts in the node's raw REPL using the firmware's
+own modules (config.load, status.battery_pct, board.load) so the answers are the
+firmware's, then restarts the node (entering the REPL stopped its main.py).
+BLE (--node ID): the wire commands through the host's link (acquire.link):
+C_STATUS + the readable status frame, C_CONFIGURE, C_IDENTIFY, C_REBOOT; the
+node validates a configure itself and its refusal is shown as is.
+"""
+
+import asyncio
+import json
+import time
+
+from myowire import codec
+
+from ..errors import UserError
+from . import flash, nodeconfig
+from .repl import BoardError
+
+# ---------------------------------------------------------------- serial
+
+_INFO = """
+import json, sys
+_r = {}
+try:
+    _r['config_raw'] = open('config.json').read()
+except OSError:
+    _r['config_raw'] = None
+try:
+    _r['board_json'] = json.load(open('board.json'))
+except Exception as e:
+    _r['board_json'] = None
+try:
+    sys.modules.pop('version', None)
+    import version
+    _r['firmware'] = list(version.FIRMWARE_VERSION)
+except Exception as e:
+    _r['firmware'] = None
+    _r['firmware_error'] = repr(e)
+try:
+    import board, config, status
+    _b = board.load()
+    _r['board_kind'] = getattr(_b, 'name', '?')
+    _mv = _b.battery_mv()
+    _r['battery_mv'] = _mv
+    _r['battery_pct'] = status.battery_pct(_mv)
+    _c, _why = config.load((_b.fs_dir + '/' if _b.fs_dir else '') + config.FILE_NAME, _b)
+    _r['config_effective'] = _c
+    _r['config_problem'] = _why
+except Exception as e:
+    _r['hardware_error'] = repr(e)
+print(json.dumps(_r))
+"""
+
+
+def serial_info(board):
+    """Facts from the node itself (dict)."""
+    try:
+        return json.loads(board.exec(_INFO, timeout=20).strip().splitlines()[-1])
+    except (BoardError, ValueError, IndexError) as exc:
+        raise UserError("the node did not answer the info request (%s); reflash it with myostride flash" % exc)
+
+
+def rules_for(info):
+    """Config rules from the node's board.json (the reference board's if it has none)."""
+    if info.get("board_json"):
+        return nodeconfig.Rules.from_board(info["board_json"])
+    return nodeconfig.Rules()
+
+
+def serial_config(board, updates, say=print):
+    """Validate, write config.json atomically (staged, hash-verified, renamed), read it back."""
+    info = serial_info(board)
+    rules = rules_for(info)
+    raw = info.get("config_raw")
+    cfg, note = rules.merged(raw.encode() if raw is not None else None, updates)
+    if note:
+        say("note: " + note)
+    data = nodeconfig.encode(cfg)
+    from .fileset import NodeFile
+
+    f = NodeFile("config.json", data, None)
+    board.write_file("config.json" + flash.STAGED, data)
+    got = board.sha256(["config.json" + flash.STAGED])["config.json" + flash.STAGED]
+    if got != f.sha256:
+        raise UserError("config.json did not arrive intact (SHA-256 mismatch); nothing was changed; try again")
+    board.exec(
+        "import os\ntry:\n os.rename('config.json.new', 'config.json')\nexcept OSError:\n"
+        " os.remove('config.json')\n os.rename('config.json.new', 'config.json')\n"
+    )
+    back = board.read_file("config.json")
+    if back != data:
+        raise UserError("config.json read back differs from what was written; try again")
+    after = serial_info(board)
+    if after.get("config_problem"):
+        raise UserError("the firmware rejects the new config.json: %s" % after["config_problem"])
+    return json.loads(back.decode()), after
+
+
+def serial_identify(board, seconds):
+    """Blink the node's LED (from board.json) for `seconds`; the node's firmware is paused meanwhile."""
+    code = (
+        "import json, time\n"
+        "_led = json.load(open('board.json')).get('led')\n"
+        "if not _led:\n raise OSError('this board definition has no LED')\n"
+        "import machine\n"
+        "_p = machine.Pin(_led['pin'], machine.Pin.OUT)\n"
+        "for _i in range(%d):\n _p.value(_i %% 2)\n time.sleep_ms(250)\n_p.value(0)\n" % (seconds * 4)
+    )
+    try:
+        board.exec(code, timeout=seconds + 10)
+    except BoardError as exc:
+        raise UserError("cannot blink this node's LED: %s" % exc.args[0].strip().splitlines()[-1])
+
+
+# ---------------------------------------------------------------- BLE
+
+def _host_clock(backend):
+    if backend == "sim":
+        from myosim.backend import host_clock_us
+
+        return host_clock_us
+    return lambda: time.monotonic_ns() // 1000
+
+
+async def open_link(node_id, backend, scan_s=5.0):
+    """A connected acquire.link.NodeLink to node `node_id` (UserError if it is not advertising)."""
+    from ..acquire.link import NodeLink
+    from ..acquire.scanner import backend_classes, scan
+
+    found = await scan(scan_s, backend, want={node_id})
+    if node_id not in found:
+        seen = ", ".join(str(n) for n in sorted(found)) or "none"
+        raise UserError("node %d is not advertising (nodes seen: %s); switch it on, bring it closer, "
+                        "or check its id with `myostride scan`" % (node_id, seen))
+    _s, client_cls, _kw = backend_classes(backend)
+    link = NodeLink(node_id, found[node_id].device, _host_clock(backend), lambda *a: None, lambda *a: None,
+                    lambda *a: None, client_cls=client_cls)
+    try:
+        await link.connect()
+    except Exception as exc:
+        raise UserError("cannot connect to node %d (%s); is another host connected to it?" % (node_id, exc))
+    return link
+
+
+async def ble_command(link, opcode, args=b"", timeout_s=3.0):
+    """Send one command; returns the ACK dict or raises UserError with the node's own reason."""
+    from ..acquire.link import CommandFailed
+
+    try:
+        _f, _t1, reply = await link.send(opcode, args, timeout_s=timeout_s)
+    except CommandFailed as exc:
+        raise UserError(str(exc))
+    if reply.get("type") == "ack" and reply["status"] != codec.ACK_OK:
+        raise UserError("node %d refused %s: %s (%s)" % (
+            link.node_id, codec.COMMAND_NAMES.get(opcode, opcode), reply.get("message") or "no reason given",
+            codec.ACK_NAMES.get(reply["status"], reply["status"])))
+    return reply
+
+
+async def ble_info(link):
+    """(status dict, ack message) via C_STATUS and the readable status frame."""
+    ack = await ble_command(link, codec.C_STATUS)
+    st = await link.read_status()
+    if st is None or st.get("type") != "status":
+        raise UserError("node %d sent no readable status frame" % link.node_id)
+    return st, ack.get("message", "")
+
+
+def configure_args_from(updates):
+    """C_CONFIGURE argument bytes for the keys the user set (0 = unchanged on the wire)."""
+    flags = 0
+    if updates.get("powerline_hz") == 0:
+        flags |= codec.CFG_POWERLINE_OFF
+    if updates.get("imu_hz") == 0:
+        flags |= codec.CFG_IMU_OFF
+    if updates.get("label") == "":
+        flags |= codec.CFG_CLEAR_LABEL
+    if "highpass_order" in updates:
+        raise UserError("--highpass-order can only be set over USB (--port); the wire command has no field for it")
+    return codec.configure_args(
+        updates.get("emg_hz", 0), updates.get("highpass_hz", 0), updates.get("powerline_hz", 0) or 0,
+        updates.get("imu_hz", 0) or 0, updates.get("label", "") or "", updates.get("node_id", 0), flags)
+
+
+def run_ble(node_id, backend, job):
+    """Run `await job(link)` against a connected node and disconnect afterwards."""
+
+    async def go():
+        link = await open_link(node_id, backend)
+        try:
+            return await job(link)
+        finally:
+            await link.disconnect()
+
+    return asyncio.run(go())
