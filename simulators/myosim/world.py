@@ -21,6 +21,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -37,7 +38,10 @@ _LIVE = set()
 
 
 def _die_with_parent():
-    """Runs in the child before exec: SIGTERM it when the parent dies (Linux)."""
+    """Runs in the child before exec: SIGTERM it when the parent dies (Linux).
+
+    The kernel sends it when the *thread* that forked exits, so it is only used
+    when starting from the main thread (see _child_setup)."""
     try:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
     except OSError:
@@ -51,6 +55,10 @@ def _cpu_s(pid):
     except OSError:
         return None
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _child_setup():
+    return _die_with_parent if threading.current_thread() is threading.main_thread() else None
 
 
 @atexit.register
@@ -147,7 +155,7 @@ class World:
         for p in (world["air_socket"], world["host_socket"]):
             if os.path.exists(p):
                 os.unlink(p)
-        self.air = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, preexec_fn=_die_with_parent)
+        self.air = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, preexec_fn=_child_setup())
         deadline = time.monotonic() + timeout_s
         while not (os.path.exists(world["air_socket"]) and os.path.exists(world["host_socket"])):
             if self.air.poll() is not None:
@@ -170,7 +178,7 @@ class World:
             log = open(log_path, "ab")
             self._files.append(log)
             try:
-                p = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=str(nj.parent), preexec_fn=_die_with_parent)
+                p = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=str(nj.parent), preexec_fn=_child_setup())
             except FileNotFoundError:
                 raise WorldError("the `micropython` interpreter is not on PATH: pip install -e '.[dev]' installs it") from None
             self.nodes.append(p)

@@ -210,3 +210,40 @@ def test_world_stop_leaves_no_process(probe_world):
     w.stop()
     for pid in pids:
         assert not os.path.exists("/proc/%d" % pid), "process %d still exists after stop()" % pid
+
+
+def _alive(pid):
+    try:
+        return open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_killed_parent_leaves_no_orphans(tmp_path):
+    """SIGKILL the process that owns a World: the air and the nodes must go too (PR_SET_PDEATHSIG)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    d, wj, njs = make_world(2)
+    script = (
+        "import sys, time\n"
+        "from myosim.world import World\n"
+        "w = World(%r, %r, {}, firmware_dir=%r, script='upy_probe.py').start()\n"
+        "print(w.air.pid, *[p.pid for p in w.nodes], flush=True)\n"
+        "time.sleep(60)\n" % ([str(p) for p in njs], str(wj), str(HERE))
+    )
+    owner = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        pids = [int(x) for x in owner.stdout.readline().split()]
+        assert len(pids) == 3 and all(_alive(p) for p in pids)
+        owner.send_signal(signal.SIGKILL)
+        owner.wait()
+        deadline = time.monotonic() + 10
+        while any(_alive(p) for p in pids) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not [p for p in pids if _alive(p)], "orphans left after the owner was killed"
+    finally:
+        owner.kill()
+        cleanup(d)
