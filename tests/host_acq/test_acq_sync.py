@@ -140,3 +140,9 @@ def test_lattice_not_claimed_without_one():
     arrivals = np.sort(rng.uniform(0, 30e6, 600))  # no connection-event structure
     fit = fit_clock(ex, arrivals_us=arrivals)
     assert fit.stats["method"] == "midpoint"
+
+
+def test_clockfit_scalar_input():
+    f = ClockFit([0, 1_000_000], [5.0, 15.0])
+    assert float(f.host_us(2_000_000)) == pytest.approx(2_000_025.0)
+    assert float(f.host_us(2_000_000.5)) == pytest.approx(2_000_025.5)

@@ -9,8 +9,9 @@ this file, so it alone can rebuild a session.
 File: 8-byte magic, then records
     u32 body_len | body: u8 kind, u8 node_id, u64 recv_host_us, payload | u32 crc32(body)
 little-endian. Each record is written with one os.write() (a killed process
-loses nothing it already wrote) and the file is fsync'ed at least every
-`fsync_s` seconds (a power cut loses at most that much). A reader stops
+loses nothing it already wrote) and the file is fsync'ed every `fsync_s`
+seconds (a power cut loses about that much; the recorder fsyncs from a
+worker thread so a slow disk never stalls reception). A reader stops
 trusting the file at the first record that is truncated or fails its CRC,
 resynchronises on the next valid record if there is one, and reports every
 byte it skipped.
@@ -53,6 +54,10 @@ class RawLogWriter:
         if new:
             os.write(self.fd, MAGIC)
         self.fsync_s = fsync_s
+        # True: append() fsyncs when due. The recorder sets False and fsyncs from a
+        # worker thread (an fsync can stall for seconds on a busy disk; the event
+        # loop must keep receiving meanwhile).
+        self.sync_in_caller = True
         self.last_sync = time.monotonic()
         self.records = 0
         self.bytes = 0
@@ -67,7 +72,8 @@ class RawLogWriter:
         self.records += 1
         self.bytes += len(rec)
         self.dirty = True
-        self.maybe_sync()
+        if self.sync_in_caller:
+            self.maybe_sync()
 
     def sync_exchange(self, node_id, recv_us, t1, t2, t3, t4):
         self.append(K_SYNC, node_id, recv_us, _SYNC.pack(int(t1), int(t2), int(t3), int(t4)))
@@ -81,9 +87,11 @@ class RawLogWriter:
             self.sync()
 
     def sync(self):
-        os.fsync(self.fd)
-        self.last_sync = time.monotonic()
         self.dirty = False
+        fd = self.fd
+        if fd is not None:
+            os.fsync(fd)
+        self.last_sync = time.monotonic()
 
     def close(self):
         if self.fd is None:

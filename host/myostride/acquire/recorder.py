@@ -73,6 +73,7 @@ class NodeState:
         self.started = False
         self.lead_off = False
         self.gone_frames = 0
+        self.hold = False  # True while STOP is being sent: pings and resends wait
 
 
 class Recorder:
@@ -109,6 +110,7 @@ class Recorder:
         if (self.out / rawlog.LOG_NAME).exists():
             raise UserError("%s already holds a recorded session (raw.log); choose a new --out directory" % self.out)
         self.log = rawlog.RawLogWriter(self.out / rawlog.LOG_NAME)
+        self.log.sync_in_caller = False  # _flush_loop fsyncs off the event loop
         self.log.event(
             self.clock_us(), "session_start",
             session_id=str(uuid.uuid4()), created_utc=manifest_mod.utc_now(), myostride_version=__version__,
@@ -146,7 +148,7 @@ class Recorder:
             return link
         raise CommandFailed("could not connect to node %d (%s): %s" % (st.node_id, st.found.address, last))
 
-    async def _command(self, st, opcode, args=b"", timeout_s=2.0, tries=3):
+    async def _command(self, st, opcode, args=b"", timeout_s=1.0, tries=5):
         last = None
         for _ in range(tries):
             try:
@@ -160,7 +162,8 @@ class Recorder:
 
     async def _configure(self, st):
         c = self.config
-        flags = codec.FF_HIGHPASS | (codec.FF_POWERLINE if c["powerline_hz"] else 0)
+        # 0 means "unchanged" in C_CONFIGURE: switching something off takes a flag
+        flags = (codec.CFG_POWERLINE_OFF if not c["powerline_hz"] else 0) | (codec.CFG_IMU_OFF if not c["imu_hz"] else 0)
         args = codec.configure_args(c["emg_hz"], c["highpass_hz"], c["powerline_hz"], c["imu_hz"], label=st.map.short_label(), flags=flags)
         _t1, reply = await self._command(st, codec.C_CONFIGURE, args)
         if reply.get("type") != "ack" or reply["status"] != codec.ACK_OK:
@@ -257,13 +260,13 @@ class Recorder:
     async def _sync_loop(self, st):
         while True:
             await asyncio.sleep(self.sync_period_s * random.uniform(0.6, 1.4))
-            if st.link is not None and st.link.connected:
+            if st.link is not None and st.link.connected and not st.hold:
                 await self._sync_once(st)
 
     async def _resend_loop(self, st):
         while True:
             await asyncio.sleep(self.resend_period_s)
-            if st.link is None or not st.link.connected:
+            if st.link is None or not st.link.connected or st.hold:
                 continue
             now_s = self.clock_us() / 1e6
             for first, last in st.tracker.plan(now_s):
@@ -293,9 +296,11 @@ class Recorder:
             self.log.event(self.clock_us(), "gone", node_id=st.node_id, first=a, last=b, reason=reason)
 
     async def _flush_loop(self):
+        """fsync raw.log every 0.5 s from a worker thread (never blocks reception)."""
         while True:
-            await asyncio.sleep(0.25)
-            self.log.maybe_sync()
+            await asyncio.sleep(0.5)
+            if self.log.dirty:
+                await asyncio.to_thread(self.log.sync)
 
     async def _progress_loop(self):
         while True:
@@ -353,21 +358,8 @@ class Recorder:
             self.running = True
             self.t_start = self.clock_us()
             self.log.event(self.t_start, "start_sent")
-            results = await asyncio.gather(*(self._command(st, codec.C_START) for st in self.nodes.values()), return_exceptions=True)
-            for st, res in zip(self.nodes.values(), results):
-                if isinstance(res, Exception):
-                    raise UserError("node %d did not start: %s" % (st.node_id, res))
-                _t1, reply = res
-                if reply.get("status") != codec.ACK_OK:
-                    raise UserError("node %d refused to start (%s: %s)" % (st.node_id, codec.ACK_NAMES.get(reply.get("status")), reply.get("message", "")))
-                st.started = True
-                # START's ack value is the seq of the first frame the node will stream
-                first = reply.get("value")
-                st.tracker.expect_from(first, self.clock_us() / 1e6)
-                self.log.event(self.clock_us(), "started", node_id=st.node_id, ack_status=reply.get("status"), ack_value=first, first_seq=first)
             for st in self.nodes.values():
-                tasks.append(asyncio.create_task(self._sync_loop(st)))
-                tasks.append(asyncio.create_task(self._resend_loop(st)))
+                tasks.append(asyncio.create_task(self._start_node(st, tasks)))
             tasks.append(asyncio.create_task(self._flush_loop()))
             tasks.append(asyncio.create_task(self._progress_loop()))
             status = await self._wait_end(stop_event)
@@ -394,8 +386,35 @@ class Recorder:
             await asyncio.gather(*(st.link.disconnect() for st in self.nodes.values() if st.link is not None), return_exceptions=True)
             self.log.event(self.clock_us(), "session_end", status=status, reason=self.end_reason or status)
             self.log.close()
-            man = self._write_manifest()
+            try:
+                man = self._write_manifest()
+            except Exception as exc:  # never mask the session's own outcome; raw.log has everything
+                man = {"status": "unsummarised", "error": "could not write session.json: %r; run `myostride record --rebuild %s`" % (exc, self.out)}
         return man
+
+    async def _start_node(self, st, tasks):
+        """START one node, then run its sync and resend loops; a node that does not
+        answer is retried in the background instead of failing the session."""
+        tasks.append(asyncio.create_task(self._sync_loop(st)))
+        tasks.append(asyncio.create_task(self._resend_loop(st)))
+        while self.running and not self.stopping:
+            try:
+                _t1, reply = await self._command(st, codec.C_START, timeout_s=1.0, tries=5)
+            except CommandFailed as exc:
+                self.log.event(self.clock_us(), "start_retry", node_id=st.node_id, error=str(exc))
+                await asyncio.sleep(0.5)
+                continue
+            if reply.get("status") != codec.ACK_OK:
+                raise UserError("node %d refused to start (%s: %s)" % (st.node_id, codec.ACK_NAMES.get(reply.get("status")), reply.get("message", "")))
+            st.started = True
+            first = reply.get("value")
+            fresh = not reply.get("message")  # "already streaming": an earlier START got through, its ack did not
+            if fresh:
+                # START's ack value is the seq of the first frame the node streams
+                st.tracker.expect_from(first, self.clock_us() / 1e6)
+            self.log.event(self.clock_us(), "started", node_id=st.node_id, ack_status=reply.get("status"), ack_value=first,
+                           first_seq=first if fresh else None)
+            return
 
     async def _warm_sync(self, st):
         for _ in range(8):
@@ -422,10 +441,13 @@ class Recorder:
         async def stop_one(st):
             if st.link is None or not st.link.connected:
                 return
+            st.hold = True
             try:
                 _t1, reply = await self._command(st, codec.C_STOP)
             except CommandFailed:
                 return
+            finally:
+                st.hold = False
             # the firmware's STOP ack carries its next data seq: frames below it were sent
             v = reply.get("value", 0)
             tr = st.tracker

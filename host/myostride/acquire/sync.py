@@ -87,7 +87,12 @@ class ClockFit:
         self.stats = stats or {}
 
     def offset_at(self, node_us):
-        x = np.asarray(node_us)
+        x0 = np.asarray(node_us)
+        x = np.atleast_1d(x0)
+        y = self._offset_1d(x)
+        return y.reshape(x0.shape) if x0.ndim == 0 else y
+
+    def _offset_1d(self, x):
         k = self.knots_node_us
         o = self.offset_us
         if len(k) == 1:
@@ -162,7 +167,7 @@ def fit_clock(exchanges, knot_step_s=1.0, window_s=6.0, bin_s=2.0, keep_per_bin=
         sel = ex[ok]
         node_t = sel[:, 1]
         r_all = lat["offset_us"][ok]
-        keep = _upper_envelope(sel[:, 0], node_t, r_all, bin_s / 2.0, keep_per_bin)
+        keep = _upper_envelope(sel[:, 0], node_t, r_all, bin_s / 2.0, keep_per_bin, lat["interval_us"][ok])
         sel = sel[keep]
         node_mid = node_t[keep]
         r = r_all[keep]
@@ -214,7 +219,7 @@ def fit_clock(exchanges, knot_step_s=1.0, window_s=6.0, bin_s=2.0, keep_per_bin=
     return ClockFit(knots_us, a, stats)
 
 
-def _upper_envelope(t1, node_t, r, bin_s, keep_per_bin):
+def _upper_envelope(t1, node_t, r, bin_s, keep_per_bin, period_us=None):
     """Mask: per bin of host time, the keep_per_bin highest offsets after removing the trend.
 
     A lattice offset is event_time - t2 and t2 lags the event by the node's
@@ -231,9 +236,13 @@ def _upper_envelope(t1, node_t, r, bin_s, keep_per_bin):
         z = r - np.median(r)
     # values far above the bulk are not low-delay exchanges but mistakes
     # (e.g. a write dated to the wrong connection event): drop them first
+    # and values far below by a sizeable part of an interval are writes dated
+    # to the wrong connection event (few exchanges nearby to anchor them)
     med = np.median(z)
     mad = max(1.4826 * np.median(np.abs(z - med)), 20.0)
     sane = z <= med + 4.0 * mad
+    if period_us is not None:
+        sane &= z >= med - np.maximum(4.0 * mad, 0.4 * np.asarray(period_us, dtype=np.float64))
     bins = ((t1 - t1[0]) // int(bin_s * 1e6)).astype(np.int64)
     order = np.lexsort((-z, bins))
     counts = {}
