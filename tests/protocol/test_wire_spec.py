@@ -58,3 +58,7 @@ def test_spec_internal_links_resolve():
     assert len(links) >= 14
     for a in links:
         assert a in heads, "SPEC.md links to missing section #" + a
+
+
+def test_imu_frame_sizes_in_spec():
+    assert "%d records at MTU 247, %d in" % (codec.emg_samples_for_mtu(247, 6), codec.emg_samples_for_mtu(23, 6)) in SPEC
