@@ -62,6 +62,26 @@ def serial_info(board):
         raise UserError("the node did not answer the info request (%s); reflash it with myostride flash" % exc)
 
 
+def config_problem(info):
+    """Why the firmware would reject the node's config.json (None if it accepts it).
+
+    The firmware's own verdict when its board could be loaded, else the host's
+    rules for the node's board.json (same rules, tested against each other)."""
+    if "config_problem" in info:
+        return info["config_problem"]
+    raw = info.get("config_raw")
+    if raw is None:
+        return None
+    try:
+        cfg = json.loads(raw)
+    except ValueError:
+        return "config.json is not valid JSON"
+    if not isinstance(cfg, dict):
+        return "config is not a JSON object"
+    p = rules_for(info).problems(cfg) + ["missing key %s" % k for k in nodeconfig.KEYS if k not in cfg]
+    return "; ".join(p) or None
+
+
 def rules_for(info):
     """Config rules from the node's board.json (the reference board's if it has none)."""
     if info.get("board_json"):

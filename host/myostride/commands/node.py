@@ -93,8 +93,9 @@ def _serial_action(args, updates, board):
             print("  battery         unknown: the firmware cannot reach the hardware (%s)" % info.get("hardware_error"))
         if info.get("config_raw") is None:
             print("  config.json     missing: the node runs on defaults; set it with `myostride node config`")
-        elif info.get("config_problem"):
-            print("  config.json     REJECTED by the firmware (%s): it runs on defaults" % info["config_problem"])
+        elif nodecmd.config_problem(info):
+            print("  config.json     REJECTED (%s): the node runs on defaults; fix it with `myostride node config`"
+                  % nodecmd.config_problem(info))
         try:
             import json
 
