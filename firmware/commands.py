@@ -62,6 +62,12 @@ class Commands:
             return self._ack(cmd_id, op, codec.ACK_UNKNOWN, 0, "unknown command %d" % op)
         return self._ack(cmd_id, op, st, val, text)
 
+    def busy(self, msg):
+        """Answer a command that cannot even be queued."""
+        cmd_id = struct.unpack_from("<I", msg, 4)[0] if len(msg) >= codec.HEADER_SIZE else 0
+        op = msg[codec.HEADER_SIZE] if len(msg) > codec.HEADER_SIZE else 0
+        return self._ack(cmd_id, op, codec.ACK_BUSY, 0, "too many commands queued")
+
     def _ack(self, cmd_id, op, status, value, message):
         node = self.node
         frame = codec.encode_ack(node.cfg["node_id"], cmd_id, node.clock.now_us(), op, status, value & 0xFFFFFFFF, message)

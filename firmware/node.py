@@ -29,6 +29,7 @@ IDLE_NODE_MS = 10
 STORE_SECONDS = 12  # >= 10 s of resend history at the board's highest rates
 _EMG_RING = 2048  # ~1 s at 2 kHz between main-loop passes before overrun
 _IMU_RING = 256
+_MAX_PENDING_CMDS = 8
 
 
 def store_bytes_per_s(emg_hz, imu_hz):
@@ -66,6 +67,8 @@ class Node:
         self.clipped = 0
         self.lead_off = False
         self.reboot_at_us = 0
+        self._pending_cmds = []
+        self._mtu_pending = 0
         self._apply_config()
         self.commands = Commands(self)
         self.radio = Radio(bluetooth, self.store, self)
@@ -94,8 +97,13 @@ class Node:
         self.j0 = self.board.imu_next()
 
     def _set_mtu(self, mtu):
+        """Frame sizes for this MTU (main loop only); a longer partial frame goes out first."""
         self.emg_n = codec.emg_samples_for_mtu(mtu)
         self.imu_n = imu_samples_for_mtu(mtu)
+        if getattr(self, "fill", 0) >= self.emg_n:
+            self._emit_emg()
+        if getattr(self, "imu_fill", 0) >= self.imu_n:
+            self._emit_imu()
 
     def _advertise(self):
         self.radio.advertise(self.cfg["node_id"], FIRMWARE_VERSION, status.battery_pct(self.board.battery_mv()))
@@ -112,10 +120,23 @@ class Node:
         self._advertise()
 
     def on_mtu(self, mtu):
-        self._set_mtu(mtu)
+        self._mtu_pending = mtu  # applied by the main loop between frames
 
     def on_write(self, msg, t2_us):
-        self.commands.handle(msg, t2_us)
+        """A CONTROL write (IRQ context). Time-sync is answered at once; everything else
+        touches the sample pipeline, so it waits for the main loop (IRQs run between
+        bytecodes, possibly in the middle of framing)."""
+        if len(msg) > codec.HEADER_SIZE and msg[codec.HEADER_SIZE] == codec.C_SYNC:
+            self.commands.handle(msg, t2_us)
+        elif len(self._pending_cmds) < _MAX_PENDING_CMDS:
+            self._pending_cmds.append(msg)
+        else:
+            self.commands.busy(msg)
+
+    def process_commands(self):
+        """Run the commands the IRQ queued (main-loop context)."""
+        while self._pending_cmds:
+            self.commands.handle(self._pending_cmds.pop(0), 0)
 
     # ---- the loop
     def run(self):
@@ -125,6 +146,11 @@ class Node:
 
     def step(self):
         now = self.clock.now_us()
+        if self._pending_cmds:
+            self.process_commands()
+        if self._mtu_pending:
+            self._set_mtu(self._mtu_pending)
+            self._mtu_pending = 0
         more = True
         while more:
             more = self.board.poll()
@@ -246,10 +272,11 @@ class Node:
 
     # ---- commands (each returns (ack status, value, message))
     def reply_sync(self, cmd_id, t1_us, t2_us):
-        t3 = self.clock.now_us()
-        frame = codec.encode_sync_reply(self.cfg["node_id"], cmd_id, t1_us, t2_us, t3)
-        self.radio.reply(frame)
-        return frame
+        self.radio.reply_sync(cmd_id, t1_us, t2_us)
+
+    def sync_frame(self, cmd_id, t1_us, t2_us):
+        """The SYNC reply, t3 = node clock now (called by the radio right before notifying)."""
+        return codec.encode_sync_reply(self.cfg["node_id"], cmd_id, t1_us, t2_us, self.clock.now_us())
 
     def start_streaming(self):
         if self.streaming:

@@ -65,7 +65,8 @@ class Radio:
         self._cur_frag = 0  # next fragment index of it
         self._cur_step = 0  # its fragment payload size, fixed once it started
         self._ranges = []  # [first, last] resend ranges, inclusive
-        self._replies = []  # encoded replies waiting for buffer space
+        self._replies = []  # encoded replies (or pending SYNC tuples) waiting for buffer space
+        self._busy = False  # main loop is inside a notify sequence
         self._retry_at = time.ticks_ms()
         self._backoff = _BACKOFF_MIN_MS
         self.enomem = 0
@@ -122,22 +123,46 @@ class Radio:
 
     # ---- replies (REPLY characteristic)
     def reply(self, frame):
-        """Notify an ACK / SYNC frame on REPLY now (as fragments below its size);
-        whatever the stack cannot take yet is queued and sent first by pump()."""
+        """Notify an ACK frame on REPLY now (as fragments below its size); whatever the
+        stack cannot take yet is queued and sent first by pump()."""
         if self.conn is None:
             return False
         parts = codec.fragment(frame, self.mtu - 3)
         if len(self._replies) + len(parts) > _MAX_REPLIES * 4:
             return False
         self._replies.extend(parts)
+        if self._busy:  # an IRQ arrived while the main loop is sending: it will go next
+            return False
+        return self._flush_replies()
+
+    def reply_sync(self, cmd_id, t1_us, t2_us):
+        """Answer a time-sync ping; t3 is read just before the notify, also if it has to wait."""
+        if self.conn is None:
+            return False
+        if len(self._replies) >= _MAX_REPLIES * 4:
+            return False
+        self._replies.append((cmd_id, t1_us, t2_us))
+        if self._busy:
+            return False
         return self._flush_replies()
 
     def _flush_replies(self):
-        while self._replies:
-            if not self._notify(self.h_reply, self._replies[0]):
-                return False
-            self._replies.pop(0)
-        return True
+        prev = self._busy
+        self._busy = True
+        try:
+            while self._replies:
+                item = self._replies[0]
+                if isinstance(item, tuple):  # a pending SYNC: stamp t3 now
+                    frame = self.handler.sync_frame(item[0], item[1], item[2])
+                    parts = codec.fragment(frame, self.mtu - 3)
+                    self._replies[0:1] = parts
+                    item = parts[0]
+                if not self._notify(self.h_reply, item):
+                    return False
+                self._replies.pop(0)
+            return True
+        finally:
+            self._busy = prev
 
     def set_status_value(self, frame):
         """Latest status frame, readable from REPLY."""
@@ -200,6 +225,7 @@ class Radio:
         """Send what is queued until the stack pushes back; call from the main loop."""
         if self.conn is None or time.ticks_diff(time.ticks_ms(), self._retry_at) < 0:
             return
+        self._busy = True
         try:
             if not self._flush_replies():
                 return
@@ -251,6 +277,8 @@ class Radio:
         except OSError:
             # the link went away under us (not ENOMEM): the disconnect IRQ follows
             self._cur = -1
+        finally:
+            self._busy = False
 
     def _done(self):
         self._cur = -1

@@ -103,6 +103,8 @@ def _take(buf, st, dst, doff: int, maxn: int) -> int:
             n = to_gap
     if n > maxn:
         n = maxn
+    if n <= 0:
+        return 0
     w = s[_W]
     p = ptr16(buf)
     q = ptr16(dst)

@@ -33,6 +33,41 @@ def test_start_streams_and_stop_ends_with_a_flushed_frame():
     eq(data_frames(n, ble), [], "nothing after stop")
 
 
+def test_commands_wait_for_the_main_loop_but_sync_does_not():
+    n, b, ble = make_node("cmd_defer")
+    connect(n, ble)
+    h = n.radio.h_control
+    ble.central_write(h, codec.encode_command(5, 1, 0, codec.C_START))
+    eq(ble.take_notes(n.radio.h_reply), [], "start waits for the loop")
+    eq(n.streaming, False, "not yet")
+    ble.central_write(h, codec.encode_command(5, 2, 0, codec.C_SYNC))
+    eq(codec.decode_frame(ble.take_notes(n.radio.h_reply)[0])["type"], "sync", "sync at once")
+    n.step()
+    eq(n.streaming, True, "started by the loop")
+    eq(codec.decode_frame(ble.take_notes(n.radio.h_reply)[0])["seq"], 1, "start acked")
+    for i in range(12):  # more than the queue holds
+        ble.central_write(h, codec.encode_command(5, 10 + i, 0, codec.C_STATUS))
+    busy = [codec.decode_frame(x) for x in ble.take_notes(n.radio.h_reply)]
+    eq([r["status"] for r in busy], [codec.ACK_BUSY] * 4, "overflow answered busy")
+    n.step()
+    eq(len(ble.take_notes(n.radio.h_reply)), 8, "the queued ones answered")
+
+
+def test_sync_while_the_radio_is_sending_is_stamped_when_sent():
+    n, b, ble = make_node("cmd_sync_busy")
+    connect(n, ble)
+    n.radio._busy = True  # as if the IRQ ran in the middle of pump()
+    b.t_us += 1000
+    ble.central_write(n.radio.h_control, codec.encode_command(5, 3, 0, codec.C_SYNC))
+    eq(ble.take_notes(n.radio.h_reply), [], "queued")
+    t2 = n.clock.now_us()
+    b.t_us += 5000
+    n.radio._busy = False
+    n.radio.pump()
+    r = codec.decode_frame(ble.take_notes(n.radio.h_reply)[0])
+    eq((r["t2_us"], r["t3_us"]), (t2, t2 + 5000), "t3 when actually notified")
+
+
 def test_sync_reply_has_receive_and_send_times():
     n, b, ble = make_node("cmd_sync")
     connect(n, ble)
@@ -157,11 +192,13 @@ def test_unknown_malformed_and_misaddressed_commands():
     payload = bytes([0x42])
     frame = codec.encode_frame(codec.T_CMD, nid, 9, 0, payload)
     ble.central_write(h, frame)
+    n.process_commands()
     r = codec.decode_frame(ble.take_notes(n.radio.h_reply)[0])
     eq((r["seq"], r["status"], r["opcode"]), (9, codec.ACK_UNKNOWN, 0x42), "unknown opcode")
     good = bytearray(codec.encode_command(nid, 10, 0, codec.C_START))
     good[-1] ^= 0xFF
     ble.central_write(h, good)
+    n.process_commands()
     r = codec.decode_frame(ble.take_notes(n.radio.h_reply)[0])
     eq((r["seq"], r["status"]), (10, codec.ACK_BAD_ARGS), "bad CRC")
     assert "CRC" in r["message"], r["message"]
@@ -173,6 +210,7 @@ def test_unknown_malformed_and_misaddressed_commands():
     r = command(n, ble, 13, codec.C_START, to=codec.BROADCAST)
     eq(r["status"], codec.ACK_OK, "broadcast accepted")
     ble.central_write(h, b"\x71\x05")
+    n.process_commands()
     r = codec.decode_frame(ble.take_notes(n.radio.h_reply)[0])
     eq(r["status"], codec.ACK_BAD_ARGS, "truncated frame")
 

@@ -135,6 +135,7 @@ def command(node, ble, cmd_id, opcode, args=b"", to=None):
     """Write a command; returns the decoded reply notified on REPLY."""
     nid = node.cfg["node_id"] if to is None else to
     ble.central_write(node.radio.h_control, codec.encode_command(nid, cmd_id, 111, opcode, args))
+    node.process_commands()  # what the main loop does next (only sync is answered in the IRQ)
     return reply(node, ble, cmd_id)
 
 

@@ -96,6 +96,7 @@ def test_reply_waits_for_buffer_space():
     connect(n, ble)
     ble.enomem_next = 1
     ble.central_write(n.radio.h_control, codec.encode_command(5, 77, 0, codec.C_STATUS))
+    n.process_commands()
     eq(ble.take_notes(n.radio.h_reply), [], "stack full")
     time.sleep_ms(5)
     n.step()
