@@ -12,6 +12,13 @@ Two entry points:
   decode_emg_frames(frames)                 a list of frame bytes
   decode_emg_buffer(buf, offsets, lengths)  frames stored back to back in one
                                             buffer (e.g. a raw log read whole)
+and sample_node_us(batch, emg_hz) for the node-clock time of every sample.
+
+Typical use by a session loader (one node, frames unique by seq):
+    batch = decode_emg_frames([f for _seq, f in node_log.frames_of_type(codec.T_EMG)])
+    uv = batch.samples[:, 0] * (nv_per_lsb / 1000.0)
+    t_node_us = sample_node_us(batch, emg_hz)
+    for index, reason in batch.rejected: ...report, never drop silently
 """
 
 import numpy as np
@@ -175,3 +182,14 @@ def _reason(frame, channels):
     if ftype != codec.T_EMG:
         return "not an EMG frame (%s)" % codec.TYPE_NAMES[ftype]
     return "EMG frame with %d channels, this node has %d" % ((enc >> 4) + 1, channels)
+
+
+def sample_node_us(batch, emg_hz):
+    """Node-clock time (float64 microseconds) of every sample row of a batch:
+    the frame's t0_us plus i x 1e6 / emg_hz for its i-th sample (SPEC.md 5.1)."""
+    counts = batch.counts
+    if len(counts) == 0:
+        return np.zeros(0)
+    t0 = np.repeat(batch.t0_us.astype(np.float64), counts)
+    i = np.arange(int(counts.sum()), dtype=np.float64) - np.repeat(batch.starts, counts)
+    return t0 + i * (1e6 / emg_hz)

@@ -148,3 +148,12 @@ def test_channel_count_comes_from_first_valid_frame():
     frames = [bytes(bad2)] + [codec.encode_emg(1, i, i, [i] * 4) for i in range(1, 4)] + [codec.encode_emg(1, 9, 9, [5, 6], channels=2)]
     b = assert_agrees(frames)
     assert b.channels == 1 and [i for i, _ in b.rejected] == [0, 4]
+
+
+def test_sample_node_us_follows_frame_t0():
+    frames = [codec.encode_emg(1, 0, 1_000_000, [1, 2, 3]), codec.encode_emg(1, 1, 1_001_500, [4, 5]),
+              codec.encode_emg(1, 2, 5_000_000, [6])]
+    b = bulkdecode.decode_emg_frames(frames)
+    t = bulkdecode.sample_node_us(b, 2000)
+    assert t.tolist() == [1_000_000, 1_000_500, 1_001_000, 1_001_500, 1_002_000, 5_000_000]
+    assert bulkdecode.sample_node_us(bulkdecode.decode_emg_frames([]), 2000).shape == (0,)
