@@ -55,10 +55,14 @@ def test_files_only_writes_nodes_and_truth(capsys, tmp_path):
     assert truth["condition"] == "stiff-knee" and truth["seed"] == 9 and len(truth["nodes"]) == 3
     assert [f["kind"] for f in truth["faults"]] == ["lead_off"]
     assert sorted(p.name for p in out.iterdir()) == ["node01", "node02", "node03", "truth.json"]
-    # a second run into the same simulation folder replaces it (fewer nodes: old node dirs go)
+    # a second run into the same simulation folder replaces it (fewer nodes: old node dirs go);
+    # the earlier truth is kept under previous/
+    old_truth = (out / "truth.json").read_text()
     code, _, err = _run(["sim", "--files-only", "--out", str(out), "--nodes", "1", "--seconds", "2"], capsys)
     assert code == 0, err
-    assert sorted(p.name for p in out.iterdir()) == ["node01", "truth.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["node01", "previous", "truth.json"]
+    kept = list((out / "previous").iterdir())
+    assert len(kept) == 1 and kept[0].read_text() == old_truth
 
 
 def test_refuses_a_folder_that_is_not_a_simulation(capsys, tmp_path):

@@ -157,11 +157,28 @@ def prepare_out(out, world_name="world.json"):
         for d in out.glob(NODE_DIR_PREFIX + "[0-9][0-9]"):
             if (d / "node.json").exists():
                 shutil.rmtree(d)
-        for name in ("faults.jsonl", "truth.json", "air.log", "radio.json", world_name):
+        _keep_previous_truth(out)
+        for name in ("faults.jsonl", "air.log", "radio.json", world_name):
             if (out / name).exists():
                 (out / name).unlink()
     out.mkdir(parents=True, exist_ok=True)
     return out
+
+
+def _keep_previous_truth(out):
+    """Move an earlier run's truth.json to previous/ (a session recorded then still needs it)."""
+    old = out / "truth.json"
+    if not old.exists():
+        return
+    prev = out / "previous"
+    prev.mkdir(exist_ok=True)
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(old.stat().st_mtime))
+    dest = prev / ("truth-%s.json" % stamp)
+    i = 1
+    while dest.exists():
+        i += 1
+        dest = prev / ("truth-%s-%d.json" % (stamp, i))
+    old.rename(dest)
 
 
 def socket_paths(out):
