@@ -70,17 +70,24 @@ def load_world(path=None):
         ) from None
 
 
-_world_cache = {}
+_world_cache = {}  # path -> (mtime_ns, world): a new `myostride sim` run rewrites world.json
 
 
 def host_clock_us(world=None):
-    """Global simulation time in microseconds (int), same formula as the air and the nodes."""
+    """Global simulation time in microseconds (int), same formula as the air and the nodes.
+
+    world: a world dict or a world.json path; default: default_world_path()."""
     w = world
-    if w is None:
-        p = str(default_world_path())
-        w = _world_cache.get(p)
-        if w is None:
-            w = _world_cache[p] = load_world(p)
+    if not isinstance(w, dict):
+        p = str(w) if w is not None else str(default_world_path())
+        try:
+            mtime = os.stat(p).st_mtime_ns
+        except FileNotFoundError:
+            mtime = None
+        hit = _world_cache.get(p)
+        if hit is None or hit[0] != mtime:
+            hit = _world_cache[p] = (mtime, load_world(p))
+        w = hit[1]
     return int((time.time_ns() - int(w["epoch_ns"])) * float(w["speed"]) // 1000)
 
 

@@ -38,7 +38,7 @@ class NodeStream:
         return [f["seq"] for f in self.frames if f["type"] in ("emg", "imu", "foot", "status")]
 
 
-async def discover_nodes(n, timeout_s=10.0):
+async def discover_nodes(n, timeout_s=40.0):
     """Scan until n myostride nodes are seen; returns their BLEDevices sorted by name."""
     found = {}
     done = asyncio.Event()
@@ -58,7 +58,7 @@ async def discover_nodes(n, timeout_s=10.0):
 
 
 async def connect_and_start(dev, stream, cmd_id=1):
-    client = BleakClient(dev, backend=SimClient, timeout=15.0)
+    client = BleakClient(dev, backend=SimClient, timeout=30.0)
     await client.connect()
     stream.client = client
     await client.start_notify(gatt.REPLY_UUID, stream.on_reply)
