@@ -229,7 +229,11 @@ def run(args):
         return 0
     air_sock, host_sock = socket_paths(out)
     nodefiles.write_world(scenario.world_path, air_sock, host_sock, args.seconds, speed=speed)
-    return _run_world(scenario, radio, args.seconds, speed, out)
+    try:
+        return _run_world(scenario, radio, args.seconds, speed, out)
+    finally:
+        if air_sock.parent != out:  # our temp folder for long socket paths
+            shutil.rmtree(air_sock.parent, ignore_errors=True)
 
 
 def _run_world(scenario, radio, seconds, speed, out):
