@@ -64,8 +64,7 @@ def bench_stream(nodes, seconds, speed, tmp, heapsize=None):
     # the node files run long enough for `seconds` of streaming after that.
     setup_s = 15.0 * speed
     sc = build_scenario(out, nodes=nodes, seconds=seconds + setup_s, seed=1)
-    sock_dir = Path(tempfile.mkdtemp(prefix="myosim-b-"))
-    nodefiles.write_world(sc.world_path, sock_dir / "air.sock", sock_dir / "host.sock", seconds + setup_s, speed=speed)
+    nodefiles.write_world(sc.world_path, Path(tmp) / "air.sock", Path(tmp) / "host.sock", seconds + setup_s, speed=speed)
     kw = {"heapsize": heapsize} if heapsize else {}
     t = time.perf_counter()
     with World(sc.node_jsons, sc.world_path, {"seed": 1}, **kw) as w:

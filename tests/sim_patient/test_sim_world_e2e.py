@@ -10,7 +10,6 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -87,10 +86,10 @@ def _check_against_node_file(out, node, got):
     assert corr > 0.99 and corr > shifted + 0.02, (node, corr, shifted)
 
 
-def test_sim_streams_the_node_files_deterministically_and_writes_truth():
+def test_sim_streams_the_node_files_deterministically_and_writes_truth(tmp_path):
     if not (ROOT / "firmware" / "main.py").exists():
         pytest.fail("firmware/main.py is missing: the simulator runs the real firmware")
-    base = Path(tempfile.mkdtemp(prefix="ms-e2e-"))  # short path: unix socket names are limited
+    base = tmp_path  # (long paths are fine: the CLI puts the sockets in a short temp folder then)
     fa = _collect(base / "a", 5, 10.0)
     sa = _emg_samples(fa)
     for node in (1, 2):
