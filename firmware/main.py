@@ -2,6 +2,8 @@
 `MYOSTRIDE_SIM_NODE=<node.json> micropython firmware/main.py` with
 MICROPYPATH=simulators/upy:firmware:protocol)."""
 
+import sys
+
 import bluetooth
 
 import board
@@ -9,7 +11,13 @@ from node import Node
 
 
 def main():
-    Node(board.load(), bluetooth).run()
+    b = board.load()
+    try:
+        Node(b, bluetooth).run()
+    except Exception as e:  # a firmware bug: say so, then restart rather than hang in the REPL
+        sys.print_exception(e)
+        if not b.reset():  # the simulated board cannot reset: let the process fail loudly
+            raise
 
 
 main()

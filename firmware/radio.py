@@ -159,7 +159,8 @@ class Radio:
                     item = parts[0]
                 if not self._notify(self.h_reply, item):
                     return False
-                self._replies.pop(0)
+                if self._replies:  # (a disconnect IRQ may have emptied it meanwhile)
+                    self._replies.pop(0)
             return True
         finally:
             self._busy = prev
@@ -169,8 +170,11 @@ class Radio:
         self.ble.gatts_write(self.h_reply, frame)
 
     def _notify(self, handle, data):
+        conn = self.conn
+        if conn is None:  # the link dropped (a disconnect IRQ ran in between)
+            return False
         try:
-            self.ble.gatts_notify(self.conn, handle, data)
+            self.ble.gatts_notify(conn, handle, data)
         except OSError as e:
             if e.args and e.args[0] == _ENOMEM:
                 self.enomem += 1

@@ -181,3 +181,39 @@ def test_overrun_is_flagged_and_timestamps_skip_the_lost_samples():
     st = [f for f in frames if f["type"] == "status"][-1]
     assert st["flags"] & codec.F_OVERRUN
     eq(st["overrun_samples"], lost, "status counts them")
+
+
+def test_disconnect_irq_in_the_middle_of_sending():
+    n, b, ble = make_node("radio_drop_mid")
+    connect(n, ble, 23)
+    command(n, ble, 1, codec.C_START)
+    run_for(n, b, 100000)
+    ble.take_notes()
+    real_notify = ble.gatts_notify
+    calls = [0]
+
+    def notify_then_drop(conn, handle, data=None):
+        r = real_notify(conn, handle, data)
+        if handle == n.radio.h_reply:
+            calls[0] += 1
+            if calls[0] == 1:  # link lost right after the first piece of the reply
+                ble.connected.discard(conn)
+                ble.handler(2, (conn, 0, b"\x00" * 6))
+        return r
+
+    ble.gatts_notify = notify_then_drop
+    ble.central_write(n.radio.h_control, codec.encode_command(5, 2, 0, codec.C_STATUS))
+    n.radio._busy = True  # the reply waits for pump(), which is then sending when the link drops
+    n.process_commands()
+    n.radio._busy = False
+    run_for(n, b, 200000)  # must not raise
+    eq(calls[0], 1, "the drop happened inside a reply")
+    eq(n.radio.conn, None, "disconnected")
+    assert ble.advertising
+    ble.gatts_notify = real_notify
+    ble.take_notes()  # what went out before the drop (a half frame among it)
+    connect(n, ble, 247)
+    run_for(n, b, 300000)
+    frames = data_frames(n, ble)  # the new link starts clean: nothing dropped
+    assert len(frames) > 3
+    _check_continuous(frames)

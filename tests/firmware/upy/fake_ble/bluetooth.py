@@ -39,6 +39,7 @@ class BLE:
         self.disconnected = []
         self._next_handle = 1
         self.services = None
+        self.connected = set()
 
     def active(self, *a):
         if a:
@@ -82,6 +83,10 @@ class BLE:
         self.values[handle] = bytes(data)
 
     def gatts_notify(self, conn, handle, data=None):
+        if not isinstance(conn, int):
+            raise TypeError("can't convert %s to int" % type(conn).__name__)
+        if conn not in self.connected:
+            raise OSError(128)  # ENOTCONN, as NimBLE answers for a dead handle
         if self.enomem_after == 0:
             self.enomem_after = -1
             raise OSError(12)
@@ -98,15 +103,18 @@ class BLE:
     def gap_disconnect(self, conn):
         """Like the real stack: the link drops and the disconnect IRQ follows."""
         self.disconnected.append(conn)
+        self.connected.discard(conn)
         self.handler(2, (conn, 0, b"\x00" * 6))
         return True
 
     # ---- test helpers: play the central
     def central_connect(self, conn=1):
         self.advertising = False
+        self.connected.add(conn)
         self.handler(1, (conn, 0, b"\x00" * 6))
 
     def central_disconnect(self, conn=1):
+        self.connected.discard(conn)
         self.handler(2, (conn, 0, b"\x00" * 6))
 
     def exchange_mtu(self, mtu, conn=1):
