@@ -1,0 +1,159 @@
+"""End to end: real firmware nodes under micropython on the virtual air, recorded through bleak.
+
+One simulated world (12 nodes, 5 % bursty loss, forced link losses) serves
+both tests: record all 12 and check every sample against the node files and
+the true clocks; then kill a recorder process with SIGKILL and recover.
+"""
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import signal as sps
+
+from myosim import nodefiles
+from myosim.scenario import DEFAULT_LAYOUT, build_scenario
+from myosim.world import World
+from myostride.acquire.recorder import record_session
+from myostride.session import load_session
+
+REPO = Path(__file__).resolve().parents[2]
+WORLD_S = 75.0
+DISCONNECTS = [{"node": 3, "at_s": 16.0, "down_s": 1.5}, {"node": 9, "at_s": 20.0, "down_s": 2.0}]
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    d = tmp_path_factory.mktemp("acqworld")
+    sc = build_scenario(d / "sim", nodes=12, seconds=WORLD_S, seed=11)
+    sock = Path("/tmp") / ("acq-%d-%d" % (os.getpid(), int(time.time() * 1000) % 100000))
+    sock.mkdir()
+    nodefiles.write_world(sc.world_path, sock / "air.sock", sock / "host.sock", WORLD_S, speed=1.0)
+    w = World(sc.node_jsons, sc.world_path, {"seed": 11, "loss_pct": 5.0, "burst_len": 3.0, "disconnects": DISCONNECTS}, heapsize="1m")
+    w.start()
+    try:
+        yield d, sc, w
+    finally:
+        w.stop()
+        for f in sock.iterdir():
+            f.unlink()
+        sock.rmdir()
+
+
+def _g(sc):
+    return nodefiles.global_time_s(nodefiles.read_world(sc.world_path))
+
+
+def _node_meta(sc):
+    out = {}
+    for p in sc.node_jsons:
+        meta = json.loads(Path(p).read_text())
+        out[meta["node_id"]] = (Path(p).parent, meta)
+    return out
+
+
+def _reference_codes(node_dir, meta):
+    """What the node streams: its ADC codes through its high-pass (firmware's Q14 coefficients)."""
+    coeffs = {}
+    exec((REPO / "firmware" / "coeffs.py").read_text(), coeffs)
+    sec = np.asarray(coeffs["HIGHPASS"][(meta["emg_hz"], 20, 2)], dtype=np.float64) / 2.0 ** coeffs["Q"]
+    sos = np.array([[sec[0], sec[1], sec[2], 1.0, sec[3], sec[4]]])
+    raw = np.fromfile(node_dir / "emg.i16", dtype="<i2").astype(np.float64)
+    return sps.sosfilt(sos, raw)
+
+
+def _true_g(meta, node_us):
+    k = np.asarray(meta["clock_knots"], dtype=np.float64)
+    return np.interp(node_us, k[:, 1], k[:, 0])
+
+
+def test_record_12_nodes_with_loss_and_disconnects_keeps_every_sample(world):
+    d, sc, w = world
+    while _g(sc) < 9.0:  # start so that both forced link losses fall inside the recording
+        time.sleep(0.2)
+    mapping = ["%d=%s:%s" % x for x in DEFAULT_LAYOUT]
+    man = asyncio.run(record_session(d / "rec12", mapping, 14.0, backend="sim", world=sc.world_path))
+    assert man["status"] == "complete", man.get("end_reason")
+    s = load_session(d / "rec12")
+    assert len(s.channels) == 12
+    metas = _node_meta(sc)
+    start_g = s.meta["start_host_us"] / 1e6  # sim host clock = global time
+    dropped = 0
+    for ch in s.channels:
+        entry = next(n for n in s.meta["nodes"] if n["node_id"] == ch.node_id)
+        # every sample the node sent is there, in order, once; nothing else
+        assert np.all(np.diff(ch.t_s) > 0)
+        assert np.all(np.diff(ch.node_k) >= 1)
+        holes = np.nonzero(np.diff(ch.node_k) > 1)[0]
+        assert len(holes) == len(ch.gaps) == len(entry["gaps"])
+        reasons = {r for _a, _b, r in entry["frames"]["missing_ranges"]}
+        assert reasons <= {"gone"}, (ch.label, entry["frames"]["missing_ranges"])  # only what the node no longer had
+        assert entry["samples"]["missing"] == 0, (ch.label, entry["samples"], entry["frames"])
+        assert entry["samples"]["received"] == len(ch.uv) > 14 * 2000 * 0.95
+        # values: the node's own ADC codes through its high-pass, sample for sample
+        node_dir, meta = metas[ch.node_id]
+        ref = _reference_codes(node_dir, meta)[ch.node_k]
+        codes = ch.uv * 1000.0 / meta["nv_per_lsb"]
+        diff = np.abs(codes - ref)
+        assert np.percentile(diff, 99.9) <= 3.0, (ch.label, np.percentile(diff, 99.9))
+        # time: on the global clock (loose bound here; bench/bench_sync.py measures accuracy)
+        g_true = _true_g(meta, ch.node_k * 1e6 / ch.fs_hz)
+        err_ms = (ch.t_s + start_g - g_true) * 1e3
+        assert np.percentile(np.abs(err_ms), 99) < 15.0, (ch.label, np.percentile(np.abs(err_ms), 99))
+        dropped += entry["disconnects"]
+        if entry["disconnects"]:
+            assert entry["connects"] >= 2 and entry["frames"]["recovered"] > 0
+    assert dropped >= 1  # the forced link losses happened while recording
+    total_recovered = sum(n["frames"]["recovered"] for n in s.meta["nodes"])
+    assert total_recovered > 12  # 5 % loss: resends really filled holes
+
+
+def test_recorder_killed_mid_trial_is_recovered(world):
+    d, sc, w = world
+    out = d / "killed"
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(str(REPO / p) for p in ("host", "protocol", "simulators"))
+    cmd = [sys.executable, "-m", "myostride.cli", "record", "--backend", "sim", "--world", str(sc.world_path),
+           "--seconds", "60", "--no-live", "--out", str(out), "--map", "2=left:gastrocnemius_medialis", "--map", "8=right:gastrocnemius_medialis"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            log = out / "raw.log"
+            if log.exists() and log.stat().st_size > 400_000:  # a few seconds of two nodes
+                break
+            if proc.poll() is not None:
+                pytest.fail("recorder exited early: %s" % proc.stderr.read().decode())
+            time.sleep(0.2)
+        size_at_kill = (out / "raw.log").stat().st_size
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    before = json.loads((out / "session.json").read_text())
+    assert before["status"] == "recording"  # what the killed recorder left behind
+    s = load_session(out)
+    assert s.meta["status"] == "interrupted" and s.meta["interrupted"] is True
+    assert s.meta["recovery"]["from"] == "raw.log"
+    assert s.meta["raw_log"]["bytes"] >= size_at_kill
+    assert len(s.channels) == 2
+    for ch in s.channels:
+        assert len(ch.uv) > 2000  # everything written before the kill
+        assert np.all(np.diff(ch.t_s) > 0) and np.all(np.diff(ch.node_k) >= 1)
+    after = json.loads((out / "session.json").read_text())
+    assert after["status"] == "interrupted"
+    # and the same again from the raw log alone
+    (out / "session.json").unlink()
+    again = load_session(out)
+    assert [len(c.uv) for c in again.channels] == [len(c.uv) for c in s.channels]
