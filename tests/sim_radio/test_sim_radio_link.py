@@ -247,3 +247,38 @@ def test_killed_parent_leaves_no_orphans(tmp_path):
     finally:
         owner.kill()
         cleanup(d)
+
+
+def test_writes_wait_for_the_next_connection_event_and_replies_for_the_one_after(probe_world):
+    """The asymmetry time sync has to live with: host->node delay spreads over one
+    connection interval; node->host takes at least the stack latency and arrives on the event grid."""
+    interval_ms = 40.0
+    probe_world(radio={"seed": 2, "per_node": {"1": {"interval_ms": [interval_ms, interval_ms]}}, "latency_ms": 0.6, "jitter_ms": 0.2}, speed=1.0)
+    from myosim.backend import host_clock_us
+
+    async def main():
+        async with BleakClient(await _find(), backend=SimClient) as client:
+            assert client._backend.interval_ms == pytest.approx(interval_ms)
+            p = await Probe(client).start()
+            arrivals = asyncio.Queue()
+            await client.start_notify(gatt.REPLY_UUID, lambda ch, b: arrivals.put_nowait((host_clock_us(), bytes(b))))
+            fwd, back = [], []
+            for i in range(25):
+                t1 = host_clock_us()
+                await client.write_gatt_char(gatt.CONTROL_UUID, b"now", response=False)
+                t4, msg = await asyncio.wait_for(arrivals.get(), 5.0)
+                _, rx, tx = msg.decode().split()
+                fwd.append((int(rx) - t1) / 1000.0)
+                back.append((t4 - int(tx)) / 1000.0)
+                await asyncio.sleep(0.013 * (i % 3))  # vary the phase against the event grid
+            return fwd, back
+
+    fwd, back = asyncio.run(main())
+    slack_ms = 15.0  # scheduling on a loaded 2-core machine
+    assert min(fwd) >= 0.0, fwd  # never before it was sent
+    assert max(fwd) <= interval_ms + slack_ms, fwd
+    assert max(fwd) - min(fwd) > interval_ms / 3, fwd  # spread over the interval, not a constant
+    assert min(back) >= 0.6 - 0.3, back  # at least the stack latency (minus timer rounding)
+    # the reply waits for the next event: typically most of an interval
+    assert sorted(back)[len(back) // 2] > interval_ms / 2, back
+    assert max(back) <= 2 * interval_ms + slack_ms, back

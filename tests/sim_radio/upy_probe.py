@@ -6,6 +6,8 @@ Commands (ASCII, written to CONTROL); answers go to REPLY (written + notified):
            ENOMEM is reported as "flood first_enomem=K", the rest are sent
            with back-off, then "flood done sent=N"
   stats    "stats conns=C discs=D mtu=M"
+  now      notify REPLY at once with "now RX TX": global-time us when the write's
+           IRQ ran and just before the notify (for the timing-model test)
   alloc    heap bytes allocated by 8 notifications from a preallocated buffer,
            best of 5 tries: "alloc bytes=B"
 SMALL (write, default 20-byte buffer): a write answers "small len=L".
@@ -13,6 +15,8 @@ DENY (read): every read request is denied.
 """
 
 import gc
+import json
+import os
 import struct
 import time
 
@@ -29,6 +33,10 @@ _ENOMEM = const(12)
 
 SMALL_UUID = "4d59f0a1-0a3e-4c6f-9d21-6d796f737472"
 DENY_UUID = "4d59f0a2-0a3e-4c6f-9d21-6d796f737472"
+
+_world = json.load(open(json.load(open(os.getenv("MYOSTRIDE_SIM_NODE")))["world"]))
+EPOCH_NS = _world["epoch_ns"]
+SPEED = int(_world["speed"])  # the timing test runs at an integer speed
 
 ble = bluetooth.BLE()
 ble.active(True)
@@ -68,8 +76,15 @@ def notify(h, data):
         return False
 
 
+def global_us():
+    return (time.time_ns() - EPOCH_NS) * SPEED // 1000
+
+
 def on_control(cmd):
-    if cmd.startswith(b"big:"):
+    if cmd == b"now":
+        rx = global_us()
+        notify(H_REPLY, b"now %d %d" % (rx, global_us()))
+    elif cmd.startswith(b"big:"):
         notify(H_DATA, bytes(i & 0xFF for i in range(int(cmd[4:]))))
     elif cmd.startswith(b"flood:"):
         n = int(cmd[6:])
