@@ -5,7 +5,8 @@ ring.put (the data-ready interrupt path), then Node._drain_emg takes them,
 runs the viper filter chain and builds frames into the frame store. Reports
 median samples/s over repeats and heap bytes allocated per frame in steady
 state (gc disabled during the window, gc.mem_alloc delta / frames), for two
-filter settings and MTU 247 / 23. Baseline measured in the same run: the same
+filter settings and MTU 247 / 23; and the heap per frame when the radio also
+sends every frame (fragments at MTU 23) to a stack that accepts everything. Baseline measured in the same run: the same
 samples through a pure-Python float biquad cascade and the codec's reference
 (allocating) encoder, codec.encode_emg.
 
@@ -75,7 +76,32 @@ def pipeline(cfg_text, mtu):
         dt = time.ticks_diff(time.ticks_us(), t0)
         rates_fp.append(FRAMES * per * 1e6 / dt)
     ok = codec.decode_frame(n.store.frame(n.store.next_seq - 1))["count"] == per
-    return median(rates), median(rates_fp), (a1 - a0) / FRAMES, per, n.filter.sections, ok
+    # and with the radio sending every frame to a stack that takes everything (null notify)
+    ble.central_connect()
+    ble.exchange_mtu(mtu)
+    sent = [0]
+    def null_notify(conn, handle, data=None):
+        sent[0] += 1
+    ble.gatts_notify = null_notify
+    n._set_mtu(mtu)
+    for f in range(20):
+        for v in vals:
+            ring.put(v)
+        n._drain_emg()
+        n.radio.pump()
+    gc.collect()
+    gc.disable()
+    r0 = gc.mem_alloc()
+    s0 = sent[0]
+    for f in range(FRAMES):
+        for v in vals:
+            ring.put(v)
+        n._drain_emg()
+        n.radio.pump()
+    r1 = gc.mem_alloc()
+    gc.enable()
+    notes = (sent[0] - s0) / FRAMES
+    return median(rates), median(rates_fp), (a1 - a0) / FRAMES, per, n.filter.sections, ok, (r1 - r0) / FRAMES, notes
 
 def baseline(secs_q14, per):
     secs = [[c / 16384.0 for c in secs_q14[i:i + 5]] for i in range(0, len(secs_q14), 5)]
@@ -101,11 +127,11 @@ def baseline(secs_q14, per):
 import coeffs
 CFG = '{"node_id": 5, "label": "", "emg_hz": 2000, "highpass_hz": 20, "highpass_order": %%d, "powerline_hz": %%d, "imu_hz": 100}'
 for order, pl, mtu in ((2, 0, 247), (4, 50, 247), (2, 0, 23), (4, 50, 23)):
-    rate, rate_fp, alloc, per, nsec, ok = pipeline(CFG %% (order, pl), mtu)
+    rate, rate_fp, alloc, per, nsec, ok, alloc_radio, notes = pipeline(CFG %% (order, pl), mtu)
     secs = list(coeffs.HIGHPASS[(2000, 20, order)]) + (list(coeffs.NOTCH[(2000, pl)]) if pl else [])
     base = baseline(secs, per)
-    print("RESULT sections=%%d mtu=%%d samples_per_frame=%%d pipeline_sps=%%d filter_packetize_sps=%%d heap_B_per_frame=%%.1f baseline_sps=%%d decodes=%%s" %% (
-        nsec, mtu, per, rate, rate_fp, alloc, base, ok))
+    print("RESULT sections=%%d mtu=%%d samples_per_frame=%%d pipeline_sps=%%d filter_packetize_sps=%%d heap_B_per_frame=%%.1f radio_heap_B_per_frame=%%.1f notifies_per_frame=%%.1f baseline_sps=%%d decodes=%%s" %% (
+        nsec, mtu, per, rate, rate_fp, alloc, alloc_radio, notes, base, ok))
 """
 
 
@@ -131,7 +157,8 @@ def main(argv=None):
         sys.exit("micropython failed:\n" + p.stdout + p.stderr)
     print("node pipeline under %s (frames=%d per repeat, repeats=%d; medians)" % (
         subprocess.run([exe, "-c", "import sys; print(sys.version)"], capture_output=True, text=True).stdout.strip(), frames, repeats))
-    print("%-8s %-4s %-6s %16s %18s %12s %14s %7s" % ("sections", "mtu", "n/frm", "ring+filt+pack/s", "filter+packetize/s", "B/frame", "baseline/s", "ratio"))
+    print("%-8s %-4s %-6s %16s %18s %8s %14s %14s %7s" % (
+        "sections", "mtu", "n/frm", "ring+filt+pack/s", "filter+packetize/s", "B/frame", "B/frm+radio", "baseline/s", "ratio"))
     worst = None
     for line in p.stdout.splitlines():
         if not line.startswith("RESULT"):
@@ -139,9 +166,9 @@ def main(argv=None):
         kv = dict(x.split("=") for x in line.split()[1:])
         rate = float(kv["pipeline_sps"])
         base = float(kv["baseline_sps"])
-        print("%-8s %-4s %-6s %16.0f %18.0f %12s %14.0f %6.0fx" % (
+        print("%-8s %-4s %-6s %16.0f %18.0f %8s %14s %14.0f %6.0fx" % (
             kv["sections"], kv["mtu"], kv["samples_per_frame"], rate, float(kv["filter_packetize_sps"]),
-            kv["heap_B_per_frame"], base, rate / base))
+            kv["heap_B_per_frame"], "%s (%s notes)" % (kv["radio_heap_B_per_frame"], kv["notifies_per_frame"]), base, rate / base))
         if kv["decodes"] != "True":
             sys.exit("the last frame did not decode")
         worst = rate if worst is None else min(worst, rate)

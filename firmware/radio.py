@@ -14,6 +14,8 @@ from micropython import const
 
 from myowire import codec, gatt
 
+from packetizer import _copy
+
 _IRQ_CENTRAL_CONNECT = const(1)
 _IRQ_CENTRAL_DISCONNECT = const(2)
 _IRQ_GATTS_WRITE = const(3)
@@ -31,6 +33,7 @@ _BACKOFF_MAX_MS = const(64)
 _NOTES_PER_PUMP = const(24)
 _MAX_RANGES = const(8)
 _MAX_REPLIES = const(8)
+_MAX_VIEWS = const(16)
 
 
 class Radio:
@@ -58,8 +61,9 @@ class Radio:
         self.ble.gatts_set_buffer(self.h_reply, 128)
         self.conn = None
         self.mtu = _DEFAULT_MTU
-        self._frag = bytearray(_PREFERRED_MTU)
-        self._fragmv = memoryview(self._frag)
+        self._tx = bytearray(_PREFERRED_MTU)  # the notification being sent (frame or fragment)
+        self._txmv = memoryview(self._tx)
+        self._views = {}  # length -> memoryview of _tx: exact-length buffers without allocating
         self.live_next = store.next_seq
         self._cur = -1  # seq being sent
         self._cur_frag = 0  # next fragment index of it
@@ -245,10 +249,11 @@ class Radio:
                     self._cur = -1
                     continue
                 n = st.found_len
-                mv = st.found_view
+                page = st.found_buf
                 room = self.mtu - 3
                 if n <= room and self._cur_frag == 0:
-                    if not self._notify(self.h_data, mv[off : off + n]):
+                    _copy(page, off, self._tx, 0, n)
+                    if not self._notify(self.h_data, self._view(n)):
                         return
                     self._done()
                 else:
@@ -266,11 +271,11 @@ class Radio:
                         flags |= codec.FRAG_FIRST
                     if a + m >= n:
                         flags |= codec.FRAG_LAST
-                    fb = self._frag
+                    fb = self._tx
                     fb[0] = flags
                     fb[1] = i & 0xFF
-                    fb[2 : 2 + m] = mv[off + a : off + a + m]
-                    if not self._notify(self.h_data, self._fragmv[0 : 2 + m]):
+                    _copy(page, off + a, fb, 2, m)
+                    if not self._notify(self.h_data, self._view(2 + m)):
                         self._cur_frag = i
                         return
                     if flags & codec.FRAG_LAST:
@@ -283,6 +288,16 @@ class Radio:
             self._cur = -1
         finally:
             self._busy = False
+
+    def _view(self, n):
+        """memoryview of the first n bytes of the transmit buffer, made once per length
+        (frames and fragments come in a handful of lengths), so notifying allocates nothing."""
+        v = self._views.get(n)
+        if v is None:
+            v = self._txmv[0:n]
+            if len(self._views) < _MAX_VIEWS:
+                self._views[n] = v
+        return v
 
     def _done(self):
         self._cur = -1
