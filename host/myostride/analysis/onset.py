@@ -28,6 +28,7 @@ DEFAULTS = {
     "min_separation_db": 6.0,
     "refine": "cusum",
     "snr_weighting": True,
+    "blend_db": 15.0,
     "cusum_ratio": None,
     "cusum_fraction": 0.2,
     "cusum_min_ratio": 1.5,
@@ -251,6 +252,11 @@ def detect_bursts(x, fs_hz, params=None):
             var = _local_var(power, b, hi, baseline_var)
             k = _cusum_start(energy[lo:hi][::-1] / var, _design_ratio(burst_power / var, p), p["cusum_cap"])
             off = None if k is None else hi - k
+            if p["blend_db"] is not None and on is not None and off is not None:
+                snr = 10.0 * np.log10(max(burst_power / baseline_var, 1e-12))
+                w = float(np.clip((snr - p["blend_db"] + 5.0) / 10.0, 0.0, 1.0))
+                on = int(round(w * on + (1 - w) * a))
+                off = int(round(w * off + (1 - w) * b))
         elif p["refine"] == "step":
             on = _changepoint(cum, max(prev_end, a - before), min(mid, a + after), min_len)
             off = _changepoint(cum, max(mid, b - after), min(next_start, b + before), min_len)
