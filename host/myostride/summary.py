@@ -158,8 +158,9 @@ def _technical_findings(analysis, muscles, equipment):
         lost = m["quality"].get("lost_samples")
         if lost:
             findings.append("%s: %s samples lost in radio gaps (marked, not filled)" % (m["name"], lost))
+    sides_recorded = set(m["side"] for m in muscles)
     for side, g in (analysis.get("gait") or {}).items():
-        if g and not g.get("strides"):
+        if side in sides_recorded and g and not g.get("strides"):
             findings.append("%s side: no complete stride detected" % side.capitalize())
     for w in (analysis.get("events") or {}).get("warnings") or []:
         findings.append("events: %s" % w)
