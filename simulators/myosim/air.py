@@ -125,6 +125,8 @@ class NodeConn(_Conn):
             link = self.links.get(conn)
             if link is not None:
                 link.queue_notify(handle, body[4:])
+            else:  # sent on a link already gone: never on air
+                self.air.flushed(self.node_id, handle, "", body[4:])
         elif mtype == W.N_READ_RESP:
             req, status = struct.unpack_from("<HB", body, 0)
             for link in self.links.values():
@@ -289,6 +291,10 @@ class Link:
                 air.faults.write(rec)
             elif handle in self.subscribed:
                 delivered.append(W.pack(W.R_NOTIFY, struct.pack("<H", handle) + data))
+            else:  # on air, but the central has not enabled notifications: its stack drops it
+                rec = {"kind": "notify_unsubscribed", "node": self.node.node_id, "g_s": round(t_g, 6), "handle": handle, "char": self.chars.get(handle, "")}
+                rec.update(frame_info(data))
+                air.faults.write(rec)
         if sent:
             self.node.send(W.A_CREDITS, struct.pack("<HH", self.conn, sent))
             air.stats["notify_tx"] += sent
@@ -310,7 +316,8 @@ class Link:
     # --------------------------------------------------------- traffic
 
     def queue_notify(self, handle, data):
-        if not self.alive:
+        if not self.alive:  # the link died; the node learns after the supervision timeout
+            self.air.flushed(self.node.node_id, handle, self.chars.get(handle, ""), data)
             return
         self.tx.append((handle, data))
         self.air.stats["notify_rx"] += 1
@@ -425,9 +432,7 @@ class Link:
             self.timer.cancel()
             self.timer = None
         for handle, data in self.tx:
-            rec = {"kind": "notify_flushed", "node": self.node.node_id, "g_s": round(self.air.now_g(), 6), "handle": handle, "char": self.chars.get(handle, "")}
-            rec.update(frame_info(data))
-            self.air.faults.write(rec)
+            self.air.flushed(self.node.node_id, handle, self.chars.get(handle, ""), data)
         self.tx.clear()
         self.ops.clear()
 
@@ -528,6 +533,12 @@ class Air:
         if r is None:
             r = self._lat_rng[node_id] = RM.node_rng(self.cfg, node_id, "latency")
         return r
+
+    def flushed(self, node_id, handle, char, data):
+        """Log a notification that never went on air because its link was lost."""
+        rec = {"kind": "notify_flushed", "node": node_id, "g_s": round(self.now_g(), 6), "handle": handle, "char": char}
+        rec.update(frame_info(data))
+        self.faults.write(rec)
 
     def next_read_req(self):
         self._read_req = (self._read_req + 1) & 0xFFFF

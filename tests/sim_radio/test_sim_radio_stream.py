@@ -65,6 +65,7 @@ def test_echo_nodes_deliver_bytes_exactly(world_dir, irq_mode):
     for s, nj in zip(streams, njs):
         codes = np.fromfile(nj.parent / "emg.i16", dtype="<i2")
         emg = [f for f in s.frames if f["type"] == "emg"]
+        assert s.bad == 0 and s.reasm.dropped == 0
         assert [f["seq"] for f in emg] == list(range(len(emg))) and len(emg) > 20
         got = np.concatenate([f["samples"] for f in emg])
         assert np.array_equal(got, codes[: len(got)]), s.name
@@ -90,3 +91,47 @@ def test_injected_loss_is_exactly_the_logged_faults_and_repeats_for_a_seed(world
     got2, lost2 = _lossy_run(world_dir, seed=21)
     common = min(top, max(got2))
     assert {q for q in lost if q < common} == {q for q in lost2 if q < common}
+
+
+def test_link_loss_every_missing_frame_is_a_logged_fault(world_dir):
+    """Loss plus a forced disconnect: what the host never got is exactly what the faults log
+    says was lost, flushed, or sent before the host re-subscribed (the echo node re-sends
+    nothing, so nothing else can be missing)."""
+    from bleak import BleakClient
+
+    from myosim.backend import SimClient, host_clock_us
+    from myowire import codec, gatt
+    from stream_helpers import NodeStream, discover_nodes
+
+    wj, njs = world_dir(1, speed=2.0)
+    radio = {"seed": 8, "loss_pct": 3.0, "disconnects": [{"node": 1, "at_s": 3.0, "down_s": 0.5}], "supervision_timeout_ms": 300}
+
+    async def main():
+        (dev,) = await discover_nodes(1)
+        s = NodeStream(dev.name)
+        lost = asyncio.Event()
+        client = BleakClient(dev, backend=SimClient, disconnected_callback=lambda c: lost.set(), timeout=20.0)
+        await client.connect()
+        await client.start_notify(gatt.DATA_UUID, s.on_data)
+        await client.write_gatt_char(gatt.CONTROL_UUID, codec.encode_command(1, 1, host_clock_us(), codec.C_START), response=True)
+        await asyncio.wait_for(lost.wait(), 20.0)
+        await client.connect()
+        await client.start_notify(gatt.DATA_UUID, s.on_data)
+        await asyncio.sleep(1.0)
+        await client.disconnect()
+        return s
+
+    with World(njs, wj, radio, firmware_dir=HERE, script="upy_echo.py") as w:
+        s = asyncio.run(main())
+        faults = w.faults()
+    got = set(s.data_seqs())
+    top = max(got)
+    missing = set(range(top)) - got
+    gone = [f for f in faults if f["kind"] in ("notify_lost", "notify_flushed", "notify_unsubscribed") and f.get("frame_type") == 1]
+    flushed = [f for f in gone if f["kind"] == "notify_flushed"]
+    assert flushed, "the link loss flushed nothing: %s" % faults
+    assert s.bad == 0 and s.reasm.dropped == 0
+    assert missing == {f["seq"] for f in gone if f["seq"] < top}
+    assert [f["kind"] for f in faults].count("disconnect") == 1
+    # the START ack went out on REPLY, which this host never subscribed to
+    assert any(f["kind"] == "notify_unsubscribed" and f["char"] == "reply" and f["frame_type"] == 6 for f in faults)

@@ -89,10 +89,11 @@ def on_command(frame):
 
 def irq(event, data):
     if event == _IRQ_CENTRAL_CONNECT:
+        state["mtu"] = 0  # stream only after the MTU exchange: until then notifications are cut to 20 bytes
         state["conn"] = data[0]
     elif event == _IRQ_CENTRAL_DISCONNECT:
-        state["conn"] = None
-        state["pending"] = None
+        state["conn"] = None  # a pending frame stays pending: it goes out on the next link
+        state["replies"] = []
         advertise()
     elif event == _IRQ_MTU_EXCHANGED:
         state["mtu"] = data[1]
@@ -136,7 +137,7 @@ def send(conn, handle, data):
 
 while True:
     conn = state["conn"]
-    if conn is not None:
+    if conn is not None and state["mtu"]:
         while state["replies"]:
             if not send(conn, H_REPLY, state["replies"][0]):
                 break
