@@ -410,14 +410,25 @@ class BLE:
         self._send(mtype, json.dumps(obj).encode())
 
     def _reader(self, s, gen):
+        """Reader thread. Buffer-return messages (the frequent ones) are handled from
+        preallocated buffers without touching the heap, like a real stack's controller."""
         hdr = bytearray(3)
+        small = bytearray(4)
         try:
             while True:
-                if _read_exact(s, hdr, 3) < 3:
+                if s.readinto(hdr, 3) < 3:
                     break
-                n, mtype = struct.unpack("<HB", hdr)
-                body = bytearray(n - 1)
-                if n > 1 and _read_exact(s, body, n - 1) < n - 1:
+                n = (hdr[0] | (hdr[1] << 8)) - 1
+                mtype = hdr[2]
+                if mtype == A_CREDITS and n == 4:
+                    if s.readinto(small, 4) < 4:
+                        break
+                    c = self._conns.get(small[0] | (small[1] << 8))
+                    if c is not None:
+                        c[1] += small[2] | (small[3] << 8)
+                    continue
+                body = bytearray(n)
+                if n > 0 and s.readinto(body, n) < n:
                     break
                 self._on_message(mtype, body)
         except OSError:
@@ -429,12 +440,7 @@ class BLE:
                 self._queue(_IRQ_CENTRAL_DISCONNECT, (c, 255, b""))
 
     def _on_message(self, mtype, body):
-        if mtype == A_CREDITS:
-            conn, n = struct.unpack("<HH", body)
-            c = self._conns.get(conn)
-            if c is not None:
-                c[1] += n
-        elif mtype == A_WRITE:
+        if mtype == A_WRITE:
             conn, handle = struct.unpack_from("<HH", body, 0)
             a = self._attrs.get(handle)
             if a is None or conn not in self._conns:
@@ -511,17 +517,6 @@ class BLE:
             data = (data[0], data[1], b"\0" * 6)
         if h is not None:
             h(event, data)
-
-
-def _read_exact(s, buf, n):
-    got = 0
-    mv = memoryview(buf)
-    while got < n:
-        r = s.readinto(mv[got:n])
-        if not r:
-            return got
-        got += r
-    return got
 
 
 def _hex(b):
