@@ -9,8 +9,6 @@ sample index on, so timestamps stay exact and the loss shows as a seq-less gap
 in sample time plus the overrun count in status.
 """
 
-import time
-
 from myowire import codec
 
 import config
@@ -82,7 +80,8 @@ class Node:
         self.emg_clock = SampleClock(c["emg_hz"])
         self.imu_clock = SampleClock(c["imu_hz"]) if c["imu_hz"] else None
         self.pk.node_id = c["node_id"]
-        self._set_mtu(23)
+        radio = getattr(self, "radio", None)
+        self._set_mtu(radio.mtu if radio is not None and radio.connected() else 23)
 
     def _start_board(self):
         """(Re)start acquisition and align sample indices with what the board delivers next."""
@@ -188,8 +187,8 @@ class Node:
     def _emit_emg(self):
         if self.streaming:
             self.pk.emg_frame(self.stage, self.fill, self.emg_clock.at(self.k0))
-            if not self.lead_off and self.board.lead_off(self.k0, self.k0 + self.fill):
-                self.lead_off = True
+        if not self.lead_off and self.board.lead_off(self.k0, self.k0 + self.fill):
+            self.lead_off = True  # also while idle: the host checks electrodes before a trial
         self.k0 += self.fill
         self.fill = 0
 
@@ -231,7 +230,8 @@ class Node:
         f = 0
         if self.lead_off:
             f |= codec.F_LEAD_OFF
-        if self.clipped or self.emg_ring.take_clipped():
+        raw = self.emg_ring.take_clipped()
+        if self.clipped or raw:
             self.clipped = 0
             f |= codec.F_CLIPPING
         if self.overrun_samples:
@@ -312,6 +312,10 @@ class Node:
             return codec.ACK_STATE, 0, "stop streaming before configuring"
         new = dict(self.cfg)
         flags = a["flags"]
+        if flags & ~(codec.CFG_POWERLINE_OFF | codec.CFG_IMU_OFF | codec.CFG_CLEAR_LABEL):
+            return codec.ACK_BAD_ARGS, 0, "unknown configure flags 0x%02x" % flags
+        if a["label"] and flags & codec.CFG_CLEAR_LABEL:
+            return codec.ACK_BAD_ARGS, 0, "label must be empty with CLEAR_LABEL"
         for key in ("emg_hz", "highpass_hz", "imu_hz"):
             if a[key]:
                 new[key] = a[key]
@@ -344,7 +348,6 @@ class Node:
         self.cfg_error = None
         self._apply_config()
         self._start_board()
-        self._set_mtu(self.radio.mtu)
         return codec.ACK_OK, 0, ""
 
     def _keep_rejected_config(self):

@@ -89,6 +89,7 @@ def test_configure_validates_and_persists():
     r = command(n, ble, 1, codec.C_CONFIGURE, ok)
     eq(r["status"], codec.ACK_OK, r["message"])
     eq(n.cfg["node_id"], 12, "new id")
+    eq(n.emg_n, 113, "frame size still follows the link's MTU")
     with open(b.fs_dir + "/config.json") as f:
         saved = json.load(f)
     eq((saved["emg_hz"], saved["highpass_hz"], saved["powerline_hz"], saved["imu_hz"], saved["label"]), (1926, 15, 60, 200, "VL right"), "saved")
@@ -102,6 +103,8 @@ def test_configure_validates_and_persists():
         codec.configure_args(0, 0, 50, 0, flags=codec.CFG_POWERLINE_OFF),
         codec.configure_args(0, 0, 0, 100, flags=codec.CFG_IMU_OFF),
         codec.configure_args(0, 0, 0, 0, new_node_id=255),
+        codec.configure_args(0, 0, 0, 0, label="x", flags=codec.CFG_CLEAR_LABEL),
+        codec.configure_args(0, 0, 0, 0, flags=0x80),
         b"\x01\x02",  # truncated arguments
     ]
     for i, args in enumerate(bad):
