@@ -109,7 +109,9 @@ def main(argv=None):
     s = load_session(tmp / "rec")
     ours = summarize(errors_us(s, node_jsons))
     contents = logscan.scan_log(tmp / "rec" / "raw.log")
-    mid = {nid: sync.fit_clock(contents.node(nid).sync, method="midpoint") for nid in node_jsons}
+    from myostride.acquire.streams import consistent_exchanges
+
+    mid = {nid: sync.fit_clock(consistent_exchanges(contents.node(nid))[0], method="midpoint") for nid in node_jsons}
     base = summarize(errors_us(s, node_jsons, mid))
     print("bench_sync: %d nodes, %.0f s simulated at speed %g (%.1f s wall), loss %g %%, drift +/-%g ppm"
           % (a.nodes, a.seconds, a.speed, wall, a.loss, a.drift_ppm))
@@ -120,10 +122,14 @@ def main(argv=None):
         print("%-28s %12.1f %12.1f %12.1f" % (name, r["abs_median_us"], r["abs_p99_us"], r["abs_max_us"]))
     print("ratio p99 alignment baseline/ours: %.1f" % (base["align_p99_us"] / max(ours["align_p99_us"], 1e-9)))
     print("goal p99 alignment < 100 us: %s" % ("met" if ours["align_p99_us"] < 100 else "NOT met"))
-    for n in man["nodes"]:
+    errs = errors_us(s, node_jsons)
+    for n in s.meta["nodes"]:
         st = n["clock"]["stats"]
-        print("  node %2d: exchanges %d used %d rtt median %.1f ms, samples %d/%d missing %d" % (
-            n["node_id"], st.get("exchanges", 0), st.get("used", 0), st.get("rtt_median_us", 0) / 1000,
+        e = errs[n["node_id"]][1]
+        print("  node %2d: %s, exchanges %d used %d, rtt median %.1f ms, error median %+.0f us p1 %+.0f p99 %+.0f%s; samples %d/%d missing %d" % (
+            n["node_id"], st.get("method"), st.get("exchanges", 0), st.get("used", 0), st.get("rtt_median_us", 0) / 1000,
+            np.median(e), np.percentile(e, 1), np.percentile(e, 99),
+            (", %d exchanges off by 2^30 us (node tick wrap) fixed" % st["wrap_fixed_exchanges"]) if st.get("wrap_fixed_exchanges") else "",
             n["samples"]["received"], n["samples"]["expected"], n["samples"]["missing"]))
     if a.keep:
         print("kept", tmp)

@@ -138,12 +138,54 @@ def lead_off_spans(statuses):
     return spans
 
 
+TICK_WRAP_US = 1 << 30  # MicroPython's ticks_us period
+
+
+def consistent_exchanges(nodelog, emg=None, tolerance_us=500_000):
+    """Sync exchanges put on the same node time base as the data frames.
+
+    A node extends a wrapping 30-bit tick counter to 64 bits; if that goes
+    wrong its sync timestamps jump by multiples of 2**30 us while frame
+    t0_us (from the sample counter) does not. Each exchange whose offset
+    (t1 - t2) differs from the frames' offset (arrival - t0) by about a
+    multiple of 2**30 is shifted back; one inconsistent by anything else
+    (beyond tolerance_us) is dropped. Returns (rows, n_fixed, n_dropped).
+    """
+    rows = [tuple(int(v) for v in r) for r in nodelog.sync]
+    emg_frames = nodelog.frames_of_type(codec.T_EMG)
+    if not emg_frames:
+        return rows, 0, 0
+    offs = []
+    for seq, fr in emg_frames[:: max(1, len(emg_frames) // 200)]:
+        _vt, _nid, _enc, _count, _s, t0 = _HDR.unpack_from(fr, 0)
+        offs.append(nodelog.recv_us[seq] - t0)
+    ref = float(np.median(offs))  # host - node, within a few connection intervals
+    out = []
+    fixed = dropped = 0
+    for t1, t2, t3, t4 in rows:
+        d = (t1 - t2) - ref
+        n = int(round(d / TICK_WRAP_US))
+        if n:
+            t2 += -n * TICK_WRAP_US
+            t3 += -n * TICK_WRAP_US
+            fixed += 1
+            d = (t1 - t2) - ref
+        if abs(d) > tolerance_us:
+            dropped += 1
+            continue
+        out.append((t1, t2, t3, t4))
+    return out, fixed, dropped
+
+
 def node_clock(nodelog, emg=None):
     """ClockFit for a node: from its time-sync exchanges, else (flagged) from frame arrival times."""
     if nodelog.sync:
         try:
             segs = nodelog.connection_segments() or None
-            fit = fit_clock(nodelog.sync, arrivals_us=nodelog.arrivals or None, segments_us=segs)
+            rows, fixed, dropped = consistent_exchanges(nodelog, emg)
+            fit = fit_clock(rows, arrivals_us=nodelog.arrivals or None, segments_us=segs)
+            fit.stats["wrap_fixed_exchanges"] = fixed
+            fit.stats["inconsistent_exchanges_dropped"] = dropped
             fit.stats["source"] = "sync"
             return fit
         except ValueError:
