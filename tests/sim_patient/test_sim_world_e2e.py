@@ -99,7 +99,9 @@ def test_sim_streams_the_node_files_deterministically_and_writes_truth(tmp_path)
     assert truth["radio"]["loss_pct"] == 10.0 and truth["radio"]["seed"] == 5
     lost = [f for f in truth["faults"] if f["source"] == "air" and f["kind"] == "notify_lost"]
     assert lost and all(f["node"] in (1, 2) for f in lost)
-    # Same seed again: identical node files, and identical samples wherever both runs got the same k.
+    # Same seed again: identical node files, and the same samples wherever both runs got the same k.
+    # The node's fixed-point high-pass starts at START, which differs between runs: its state
+    # difference decays below one LSB but rounding can still flip a rare sample by 1 LSB.
     fb = _collect(base / "b", 5, 10.0)
     sb = _emg_samples(fb)
     for node in (1, 2):
@@ -108,4 +110,7 @@ def test_sim_streams_the_node_files_deterministically_and_writes_truth(tmp_path)
         first = max(min(sa[node]), min(sb[node])) + 400  # the node's filter starts at START
         common = [k for k in sa[node] if k >= first and k in sb[node]]
         assert len(common) > 200, "the two runs' streams barely overlap (node %d)" % node
-        assert all(sa[node][k] == sb[node][k] for k in common)
+        bad = [(k, sa[node][k], sb[node][k]) for k in common if sa[node][k] != sb[node][k]]
+        msg = "node %d: %d of %d common samples differ, first %s (streams start at %d / %d)" % (
+            node, len(bad), len(common), bad[:5], min(sa[node]), min(sb[node]))
+        assert len(bad) <= 0.001 * len(common) and all(abs(a - b) <= 1 for _, a, b in bad), msg
