@@ -1,7 +1,8 @@
 """Muscle on/off detection without a hand-picked rest segment.
 
 Method ("double-threshold with changepoint refinement"):
-1. Short-time power of the conditioned EMG (centred moving mean of x^2 over `window_s`), in log.
+1. Short-time power (centred moving mean of x^2 over `window_s`), in log, of the conditioned EMG
+   filtered by its own activity-to-rest spectral ratio (`snr_weighted`, detection only).
 2. The baseline level is learnt from the recording itself: Otsu's split of the log-power
    histogram separates rest from activity; the rest class gives a robust centre and spread
    (median, MAD). No rest segment has to be chosen by hand, and walking always has quiet
@@ -9,9 +10,12 @@ Method ("double-threshold with changepoint refinement"):
 3. Hysteresis detection on the log power (on above max(baseline + k_on spread, midway to the
    active class), off below baseline + k_off spread), then duration rules: gaps shorter than
    `min_gap_s` are bridged, bursts shorter than `min_burst_s` dropped (Bonato 1998 style).
-4. Each onset and offset is refined to the maximum-likelihood change of variance of the raw
-   conditioned samples (a two-segment Gaussian model, as in the AGLR detector of Staude 2001)
-   within a window around the coarse crossing, bounded by the neighbouring bursts.
+4. Each onset and offset is refined to the change of variance of the unweighted signal found
+   by Page's CUSUM (last zero before the rise; design ratio a share of the burst's rise),
+   bounded by the neighbouring bursts (Staude 2001 discusses such changepoint estimators).
+5. Weak bursts: the changepoint lags a gradual rise and the centred-window crossing leads it,
+   so the two are blended by the burst's SNR (all changepoint above 20 dB, all crossing below
+   10 dB). Steps are in docs/analysis.md s.4.
 The benchmark bench/bench_onset.py justifies this against the BioSPPy and NeuroKit2 detectors.
 """
 
