@@ -157,7 +157,8 @@ def plausibility_warnings(side, strides):
     bad = [s for s in strides if s[3]]
     if stances:
         med = float(np.median(stances))
-        if med < STANCE_PCT_RANGE[0] and STANCE_PCT_RANGE[0] <= 100.0 - med <= STANCE_PCT_RANGE[1]:
+        # Clearly short stance that would be normal with the labels exchanged (5 % margin).
+        if med < STANCE_PCT_RANGE[0] - 5.0 and STANCE_PCT_RANGE[0] + 5.0 <= 100.0 - med <= STANCE_PCT_RANGE[1]:
             warnings.append("%s foot strike and foot off look swapped (median stance %.0f %%, %.0f %% if swapped); "
                             "check the event labels" % (side, med, 100.0 - med))
     if len(bad) * 2 > len(strides):
