@@ -107,6 +107,10 @@ def measure(n, speed, wall_s, use_firmware):
         with World(njs, wj, {"seed": 1}, verbose_air=True, **kw) as w:
             frames, g0, g1, cpu0, cpu1, wall = asyncio.run(run_host(n, wall_s, w))
             air_total_s = w.cpu_seconds()["air"]
+            dead = [i for i, up in enumerate(w.running()[1]) if not up]
+            if dead or None in cpu0["nodes"] + cpu1["nodes"]:
+                logs = "\n".join("--- %s\n%s" % (w.node_logs[i], w.node_logs[i].read_text()[-2000:]) for i in range(n) if not w.running()[1][i])
+                raise SystemExit("bench_air: node process(es) died during the run:\n" + logs)
         m = re.search(r"'notify_tx': (\d+)", (d / "air.log").read_text())
         notes = int(m.group(1)) if m else 0
     finally:
