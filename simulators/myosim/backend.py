@@ -216,7 +216,7 @@ class SimClient(BaseBleakClient):
         self._req = 0
         self._pending = {}
         self._notify = {}
-        self._requested_mtu = int(kwargs.get("mtu", 247))
+        self._requested_mtu = kwargs.get("mtu")  # None: the air's central_mtu setting (247)
         self.interval_ms = None  # connection interval the air chose (simulation detail)
 
     # --------------------------------------------------------- properties
@@ -288,7 +288,10 @@ class SimClient(BaseBleakClient):
         timeout = kwargs.get("timeout", self._timeout)
         self._closing = False
         _world, self._transport = await _open_air(self._world_path, self._on_message, self._on_lost)
-        req_body = json.dumps({"address": self.address, "mtu": self._requested_mtu}).encode()
+        req = {"address": self.address}
+        if self._requested_mtu is not None:
+            req["mtu"] = int(self._requested_mtu)
+        req_body = json.dumps(req).encode()
         try:
             status, body = await self._request(W.H_CONNECT, "<I", body=req_body, timeout=timeout)
         except asyncio.TimeoutError:
