@@ -9,6 +9,7 @@ The firmware sees the clock only as a wrapping 30-bit ticks counter.
 """
 
 import json
+import struct
 import time
 from array import array
 
@@ -61,7 +62,8 @@ class SimBoard:
         self._imu = open(self.dir + "/imu.i16", "rb") if self.has_imu else None
         self._imu_buf = array("h", bytes(12 * 16))
         self._imu_j = 0
-        self._foot = self._read_foot() if self.has_footswitch else []
+        self._foot = self._read_foot() if self.has_footswitch else b""
+        self._foot_n = len(self._foot) // 6
         self._foot_i = 0
         self._emg_ring = None
         self._imu_ring = None
@@ -71,14 +73,12 @@ class SimBoard:
         self.selftest = 0
 
     def _read_foot(self):
-        out = []
+        """foot.bin kept as raw bytes (<IBB per edge): a long session has thousands of edges."""
         with open(self.dir + "/foot.bin", "rb") as f:
-            raw = f.read()
-        import struct
+            return f.read()
 
-        for i in range(len(raw) // 6):
-            out.append(struct.unpack_from("<IBB", raw, 6 * i))
-        return out
+    def _foot_k(self, i):
+        return struct.unpack_from("<I", self._foot, 6 * i)[0]
 
     # ---- clock
     def global_s(self):
@@ -113,7 +113,7 @@ class SimBoard:
         if self._emg_ring is None:
             self._emg_k = now * self.default_emg_hz // 1000000 + 1
             self._emg.seek(2 * self._emg_k)
-            while self._foot_i < len(self._foot) and self._foot[self._foot_i][0] < self._emg_k:
+            while self._foot_i < self._foot_n and self._foot_k(self._foot_i) < self._emg_k:
                 self._foot_i += 1
             if self._imu is not None:
                 self._imu_j = now * self.imu_rates[0] // 1000000 + 1
@@ -148,8 +148,8 @@ class SimBoard:
             for i in range(got):
                 put(buf[i])  # the DRDY path
             self._emg_k += got
-        while self._foot_i < len(self._foot) and self._foot[self._foot_i][0] < self._emg_k:
-            k, inp, lvl = self._foot[self._foot_i]
+        while self._foot_i < self._foot_n and self._foot_k(self._foot_i) < self._emg_k:
+            k, inp, lvl = struct.unpack_from("<IBB", self._foot, 6 * self._foot_i)
             self._foot_i += 1
             if self._foot_cb:
                 self._foot_cb(k, inp, lvl)

@@ -10,7 +10,40 @@ are evicted as space is needed, so the store always holds the most recent
 seconds. Seq numbers are assigned here (one counter per node).
 """
 
-PAGE_BYTES = 4096
+from array import array
+
+from myowire import codec
+
+PAGE_BYTES = 2048  # small pages: they still fit in a heap fragmented by compiling modules
+STORE_SECONDS = 12  # >= 10 s of resend history at the board's highest rates
+
+
+def budget(emg_hz, imu_hz):
+    """(bytes/s, frames/s) of data frames at the least favourable MTU (23-247), status and
+    footswitch included: what the store must hold per second of history."""
+    worst_b = 0
+    worst_f = 0
+    for mtu in range(23, 248):
+        n = codec.emg_samples_for_mtu(mtu)
+        by = emg_hz * (2 * n + codec.OVERHEAD) // n + 1
+        fr = emg_hz // n + 1
+        if imu_hz:
+            m = codec.emg_samples_for_mtu(mtu, 6)  # IMU records are 6 int16 channels
+            by += imu_hz * (12 * m + codec.OVERHEAD) // m + 1
+            fr += imu_hz // m + 1
+        if by > worst_b:
+            worst_b = by
+        if fr > worst_f:
+            worst_f = fr
+    return worst_b + 64 + 4 * 32, worst_f + 1 + 4
+
+
+def for_board(board, seconds=STORE_SECONDS):
+    """A store holding `seconds` of traffic at the board's highest EMG and IMU rates."""
+    emg_hz = max(board.emg_rates)
+    imu_hz = max(board.imu_rates) if board.imu_rates else 0
+    bytes_per_s, frames_per_s = budget(emg_hz, imu_hz)
+    return FrameStore(bytes_per_s * seconds, frames_per_s * seconds)
 
 
 class FrameStore:
@@ -23,8 +56,9 @@ class FrameStore:
         self.pages = [bytearray(page_bytes) for _ in range(npages)]
         self.views = [memoryview(p) for p in self.pages]
         self.slots = max_frames
-        self._addr = [0] * max_frames
-        self._len = [0] * max_frames
+        # MicroPython builds an array from a buffer's raw bytes: zeroed, no temporary list
+        self._addr = array("I", bytearray(4 * max_frames))
+        self._len = array("H", bytearray(2 * max_frames))
         self._head = 0  # slot of the oldest frame
         self._count = 0
         self._wpos = 0  # address just after the newest frame

@@ -6,17 +6,16 @@ import sys
 
 import bluetooth
 
-import board
-from node import Node
+import startup
 
 
 def main():
-    b = board.load()
+    node = startup.make(bluetooth)
     try:
-        Node(b, bluetooth).run()
+        node.run()
     except Exception as e:  # a firmware bug: say so, then restart rather than hang in the REPL
         sys.print_exception(e)
-        if not b.reset():  # the simulated board cannot reset: let the process fail loudly
+        if not node.board.reset():  # the simulated board cannot reset: let the process fail loudly
             raise
 
 

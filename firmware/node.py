@@ -16,7 +16,7 @@ import status
 from clock import Clock
 from commands import Commands
 from filters import FilterChain
-from framestore import FrameStore
+from framestore import for_board
 from packetizer import Packetizer, SampleClock, imu_samples_for_mtu
 from radio import Radio
 from ring import Ring
@@ -24,25 +24,15 @@ from version import FIRMWARE_VERSION
 
 STATUS_PERIOD_US = 1000000
 IDLE_NODE_MS = 10
-STORE_SECONDS = 12  # >= 10 s of resend history at the board's highest rates
+from framestore import STORE_SECONDS
 _EMG_RING = 2048  # ~1 s at 2 kHz between main-loop passes before overrun
 _IMU_RING = 256
 _MAX_PENDING_CMDS = 8
 
 
-def store_bytes_per_s(emg_hz, imu_hz):
-    """Worst-case data-frame bytes per second (MTU 23 frame sizes, status and footswitch included)."""
-    n = codec.emg_samples_for_mtu(23)
-    emg = emg_hz * (2 * n + codec.OVERHEAD) // n + 1
-    imu = 0
-    if imu_hz:
-        m = imu_samples_for_mtu(23)
-        imu = imu_hz * (12 * m + codec.OVERHEAD) // m + 1
-    return emg + imu + 64 + 4 * 32
-
-
 class Node:
-    def __init__(self, board, bluetooth):
+    def __init__(self, board, bluetooth, store=None):
+        """store: a FrameStore allocated early (startup.py) so a fragmented heap can hold it."""
         self.board = board
         origin = board.clock_origin_us() if hasattr(board, "clock_origin_us") else None
         self.clock = Clock(board.ticks_us, board.ticks_bits, origin)
@@ -52,10 +42,7 @@ class Node:
             print("node: config.json rejected (%s); running on defaults" % self.cfg_error)
         self.emg_ring = Ring(_EMG_RING, 1)
         self.imu_ring = Ring(_IMU_RING, 6)
-        emg_hz = max(board.emg_rates)
-        imu_hz = max(board.imu_rates) if board.imu_rates else 0
-        frames_per_s = emg_hz // 64 + imu_hz // 4 + 6
-        self.store = FrameStore(store_bytes_per_s(emg_hz, imu_hz) * STORE_SECONDS, frames_per_s * STORE_SECONDS)
+        self.store = store if store is not None else for_board(board, STORE_SECONDS)
         self.pk = Packetizer(self.store, self.cfg["node_id"])
         self.stage = bytearray(2 * codec.MAX_COUNT)
         self.imu_stage = bytearray(12 * codec.MAX_COUNT)

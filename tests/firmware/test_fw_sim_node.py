@@ -105,3 +105,26 @@ def test_sim_node_at_mtu_23_fragments(tmp_path):
     frames, emg, imu, k_first, fs, imu_hz, _ = _run(tmp_path, 23, speed=5.0, seconds_real=0.6)
     em = _check(frames, emg, imu, k_first, fs, imu_hz)
     assert em[0]["count"] == codec.emg_samples_for_mtu(23)
+
+
+def test_boots_and_streams_in_a_256k_heap_with_a_ten_minute_session(tmp_path):
+    """A 10-minute node directory (600 clock knots, 1200 footswitch edges) must not exhaust
+    an ESP32-sized heap with every module compiled from source."""
+    import os
+
+    fs, dur = 2000, 600
+    world = tmp_path / "world.json"
+    nodefiles.write_world(world, tmp_path / "a.sock", tmp_path / "h.sock", seconds=dur, speed=4.0)
+    node_json = nodefiles.write_node_dir(
+        tmp_path / "n1", 2, np.zeros(fs * dur, np.int16), [(g, g * 1_000_000) for g in range(dur + 2)], world,
+        emg_hz=fs, imu=np.zeros((100 * dur, 6), np.int16), imu_hz=100, foot=[(k, 0, (k // 1000) % 2) for k in range(0, fs * dur, 1000)],
+    )
+    os.environ["MYOSTRIDE_SIM_NODE"] = str(node_json)
+    try:
+        p = run_upy([str(ROOT / "tests" / "firmware" / "upy" / "fwt_boot_small_heap.py")], path=PATH, heapsize="256k", timeout=60)
+    finally:
+        del os.environ["MYOSTRIDE_SIM_NODE"]
+    assert p.returncode == 0 and "booted" in p.stdout, p.stdout + p.stderr
+    line = [x for x in p.stdout.splitlines() if x.startswith("booted")][0].split()
+    kv = dict(zip(line[1::2], map(int, line[2::2])))
+    assert kv["store_kb"] >= 70 and kv["frames"] > 20 and kv["notes"] > 100 and kv["free"] > 20000, kv
