@@ -148,3 +148,17 @@ def test_normalisation_modes(make_synthetic):
     env = mvc["channels"][0]["envelope"]
     assert env["normalisation"] == "mvc" and env["reference_uv"] == 200.0
     assert max(env["mean"]) == pytest.approx(peak["peak_uv"] / 200.0, rel=1e-3)
+
+
+def test_non_finite_samples_become_gaps(make_synthetic):
+    rec, _ = make_synthetic(muscles=[("left", "soleus")], seconds=10.0)
+    ch = rec.emg[0]
+    uv = ch.uv.copy()
+    s0, s1 = rec.events["left"]["foot_strike_s"][2:4]
+    i0 = int(np.searchsorted(ch.t_s, s0 + 0.2))
+    uv[i0:i0 + 50] = np.nan
+    rec.emg = [EmgInput(ch.label, ch.fs_hz, ch.t_s, uv, side="left", muscle="soleus")]
+    out = pipeline.analyse(rec)["channels"][0]
+    assert out["quality"]["lost_samples"] == 50
+    assert out["cycles"][2]["excluded"] == "gap in data"
+    assert sum(c["excluded"] is None for c in out["cycles"]) == out["strides_used"] >= 4

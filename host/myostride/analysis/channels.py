@@ -40,6 +40,11 @@ class EmgInput:
         self.units_note = units_note
         if self.t_s.shape != self.uv.shape:
             raise ValueError("t_s and uv differ in length for channel %r" % label)
+        # Non-finite samples (NaN exports of dropped data) are not data: they become explicit gaps.
+        finite = np.isfinite(self.uv) & np.isfinite(self.t_s)
+        self.invalid_samples = int(len(finite) - np.count_nonzero(finite))
+        if self.invalid_samples:
+            self.t_s, self.uv = self.t_s[finite], self.uv[finite]
 
 
 class GyroInput:
