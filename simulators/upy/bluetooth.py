@@ -47,6 +47,13 @@ _ENOMEM = const(12)
 _EPERM = const(1)
 _ENOTCONN = const(107)
 
+# Module constants MicroPython's bluetooth also exports (firmware usually defines its own).
+FLAG_READ = const(0x0002)
+FLAG_WRITE_NO_RESPONSE = const(0x0004)
+FLAG_WRITE = const(0x0008)
+FLAG_NOTIFY = const(0x0010)
+FLAG_INDICATE = const(0x0020)
+
 ADV_MAX = const(31)
 DEFAULT_ATTR_LEN = const(20)  # MicroPython's initial characteristic buffer
 NOTIFY_CREDITS = const(12)  # notify buffers per link (NimBLE-like msys pool)

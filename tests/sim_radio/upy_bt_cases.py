@@ -38,6 +38,10 @@ def test_uuid_forms_compare_and_print():
     _raises(ValueError, bluetooth.UUID, "not-a-uuid")
 
 
+def test_module_flag_constants_match_micropython():
+    assert (bluetooth.FLAG_READ, bluetooth.FLAG_WRITE_NO_RESPONSE, bluetooth.FLAG_WRITE, bluetooth.FLAG_NOTIFY, bluetooth.FLAG_INDICATE) == (2, 4, 8, 16, 32)
+
+
 def test_singleton_and_active():
     ble = _ble()
     assert bluetooth.BLE() is ble
