@@ -169,7 +169,7 @@ class BLE:
         self._addr = b"\0" * 6
         self._node = None
         self._attrs = {}
-        self._conns = {}  # conn handle -> [credits, mtu]
+        self._conns = {}  # conn handle -> [sent, returned, mtu, sent_nested] (see gatts_notify)
         self._events = []
         self._pending = False
         self._ev_lock = _thread.allocate_lock()
