@@ -162,3 +162,24 @@ def test_non_finite_samples_become_gaps(make_synthetic):
     assert out["quality"]["lost_samples"] == 50
     assert out["cycles"][2]["excluded"] == "gap in data"
     assert sum(c["excluded"] is None for c in out["cycles"]) == out["strides_used"] >= 4
+
+
+def test_events_from_shank_imu_when_none_stored(make_synthetic):
+    from myosim.imu import imu_codes
+    from myosim.patient import Patient
+    from myostride.analysis.channels import GyroInput
+
+    rec, _ = make_synthetic(muscles=[("left", "soleus")], seconds=14.0, seed=3)
+    stored = rec.events
+    rec.events = None
+    gait = Patient("normal", 0.0, 14.0, 3).sides["left"]  # the patient synthesize_trial used
+    t = np.arange(0, 14.0, 0.01)
+    rec.gyro = {"left": GyroInput("shank imu", t, imu_codes(t, gait, np.random.default_rng(0))[:, 3:6] * 0.1)}
+    r = pipeline.analyse(rec)
+    assert r["events"]["source"] == "imu"
+    found = r["events"]["left"]["foot_strike_s"]
+    assert len(found) >= len(stored["left"]["foot_strike_s"]) - 1
+    for f in found:
+        assert min(abs(f - s) for s in gait.foot_strike_s) < 0.03
+    ch = r["channels"][0]
+    assert ch["strides_used"] >= 8 and [f["kind"] for f in ch["comparison"]["flags"]] == ["normal"]
