@@ -92,7 +92,7 @@ def _lost_samples(ch):
 
 
 def channel_quality(ch, cond):
-    """(quality dict for JSON, usable, clipped sample mask, warnings)."""
+    """(quality dict for JSON, usable, warnings) of one channel."""
     flat = not np.any(ch.uv != ch.uv[0]) if len(ch.uv) else True
     fin = np.isfinite(cond.emg)
     duration_s = float(ch.t_s[-1] - ch.t_s[0]) if len(ch.t_s) > 1 else 0.0
@@ -126,17 +126,6 @@ def channel_quality(ch, cond):
     return q, usable, warnings
 
 
-def _clipped_mask(x):
-    """Samples in runs of >= 3 equal values at the channel's extremes."""
-    if len(x) < 3 or x.max() == x.min():
-        return np.zeros(len(x), dtype=bool)
-    at_rail = (x == x.max()) | (x == x.min())
-    rep = np.zeros(len(x), dtype=bool)
-    rep[1:] |= x[1:] == x[:-1]
-    rep[:-1] |= x[1:] == x[:-1]
-    return at_rail & rep
-
-
 def analyse_channel(ch, side_strides, settings):
     """JSON object for one channel (see docs/analysis.md)."""
     cond = condition_channel(ch, settings)
@@ -144,7 +133,7 @@ def analyse_channel(ch, side_strides, settings):
     t = ch.t_s
     spans = [(a, b) for a, b, _, _ in side_strides]
     gaps = list(ch.gaps) + implicit_gaps(t, ch.fs_hz)
-    clipped = np.concatenate(([0], np.cumsum(_clipped_mask(ch.uv))))
+    clipped = np.concatenate(([0], np.cumsum(quality.clipped_mask(ch.uv))))
     lf_rms = cycles.stride_rms(t, cond.lowfreq, spans)
     emg_rms = cycles.stride_rms(t, cond.emg, spans)
     artefact = cycles.artefact_strides(lf_rms, emg_rms)

@@ -19,22 +19,28 @@ LIMITS = {
 }
 
 
+def clipped_mask(x, min_run=3):
+    """Samples in runs of >= min_run identical values at the signal's max or min (a saturated ADC)."""
+    x = np.asarray(x)
+    if len(x) < min_run or x.max() == x.min():
+        return np.zeros(len(x), dtype=bool)
+    at_rail = (x == x.max()) | (x == x.min())
+    same = x[1:] == x[:-1]
+    flagged = at_rail & (np.concatenate(([False], same)) | np.concatenate((same, [False])))
+    d = np.diff(np.concatenate(([0], flagged.view(np.int8), [0])))
+    out = np.zeros(len(x), dtype=bool)
+    for s, e in zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1)):
+        if e - s >= min_run:
+            out[s:e] = True
+    return out
+
+
 def clipping_pct(x, min_run=3):
     """% of samples in runs of >= min_run identical values at the signal's max or min."""
     x = np.asarray(x)
-    if len(x) < min_run:
-        return 0.0
-    hi, lo = x.max(), x.min()
-    if hi == lo:
+    if len(x) and x.max() == x.min():
         return 100.0
-    at_rail = (x == hi) | (x == lo)
-    same = np.concatenate(([False], x[1:] == x[:-1]))
-    # Samples at a rail whose value repeats: mark runs, then keep those of length >= min_run.
-    flagged = at_rail & (same | np.concatenate((x[1:] == x[:-1], [False])))
-    d = np.diff(np.concatenate(([0], flagged.view(np.int8), [0])))
-    starts, ends = np.flatnonzero(d == 1), np.flatnonzero(d == -1)
-    count = int(sum(e - s for s, e in zip(starts, ends) if e - s >= min_run))
-    return 100.0 * count / len(x)
+    return 100.0 * float(np.mean(clipped_mask(x, min_run))) if len(x) else 0.0
 
 
 def motion_artifact_ratio(x, fs_hz, band_hz=DEFAULT_BAND_HZ):
