@@ -76,6 +76,9 @@ def test_serial_config_then_info_round_trip(flashed_board):
         rc, out, err = cli("node", "config", "--port", board.port, *bad)
         assert rc == 2 and allowed in err and "Traceback" not in err
     assert json.loads((fs / "config.json").read_text())["node_id"] == 9  # refused changes change nothing
+    boots = board.boots
+    rc, out, err = cli("node", "reboot", "--port", board.port)
+    assert rc == 0 and "rebooted" in out and board.boots > boots, (rc, out, err)
 
 
 def test_serial_info_reports_a_config_the_firmware_rejects(flashed_board):

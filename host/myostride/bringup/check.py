@@ -272,14 +272,15 @@ def print_table(result, console=None):
     con = console or Console()
     t = Table(title="Pre-trial check (%g s)" % result["seconds"])
     for col in ("node", "muscle", "self-test", "battery", "noise uV", "hum %", "lead-off", "clip %", "result"):
-        t.add_column(col, justify="right" if col in ("battery", "noise uV", "hum %", "clip %") else "left")
+        t.add_column(col, justify="right" if col in ("battery", "noise uV", "hum %", "clip %") else "left",
+                     overflow="fold", no_wrap=col != "muscle")
     for n in result["nodes"]:
         q = n.get("quality") or {}
         st = n.get("selftest")
         st_txt = "-" if st is None else ("ok" if st["afe"] and st["clock"] else "FAIL")
         noise = q.get("baseline_noise_uv")
         t.add_row(
-            str(n["node_id"]), "%s %s" % (n["side"], n["muscle"]), st_txt,
+            str(n["node_id"]), "%s %s" % (n["side"][0].upper(), n["muscle"].replace("_", " ")), st_txt,
             "-" if n["battery_pct"] is None else "%d %%" % n["battery_pct"],
             "-" if noise is None else "%.1f" % noise,
             "-" if "powerline_ratio" not in q else "%.0f" % (100 * q["powerline_ratio"]),

@@ -109,7 +109,8 @@ class DevBoard:
         self._held = b""
         self._hold_until = 0.0
         self._gen = 0  # interpreter generation: a power cycle may reuse the pty's fd number
-        self._restarts = []  # times of recent soft reboots (stop a crash loop)
+        self._restarts = []  # times of recent crashes at start-up (stop a crash loop)
+        self._started = 0.0
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = None
@@ -176,6 +177,7 @@ class DevBoard:
         os.close(slave)
         os.set_blocking(master, False)
         self._child_fd = master
+        self._started = time.monotonic()
         self._gen += 1
         self.boots += 1
         # Until the interpreter is up, keep user input (a Ctrl-C would kill its start-up).
@@ -341,8 +343,9 @@ class DevBoard:
             pass
         self._child_fd = None
         now = time.monotonic()
-        self._restarts = [t for t in self._restarts if now - t < 10] + [now]
-        if len(self._restarts) > 5:
+        if self._proc.returncode != 0 and now - self._started < 2.0:  # died at start: a crash, not a reset
+            self._restarts = [t for t in self._restarts if now - t < 10] + [now]
+        if len(self._restarts) > 3:
             self._to_user(b"devboard: the interpreter keeps exiting; power_cycle() to retry\r\n")
             return
         self._to_user(SOFT_REBOOT)
