@@ -14,6 +14,10 @@ import time
 from array import array
 
 TICKS_BITS = 30
+_S_AFE = 0x01  # self-test bits, as in the STATUS frame (codec.S_*)
+_S_IMU = 0x02
+_S_CLOCK = 0x04
+_S_STORAGE = 0x08
 _MASK = (1 << TICKS_BITS) - 1
 _CHUNK = 256
 
@@ -70,7 +74,33 @@ class SimBoard:
         self._foot_cb = None
         self._imu_hz = 0
         self.identify_until_us = 0
-        self.selftest = 0
+        self.selftest = self._self_test()
+
+    def _self_test(self):
+        """The bits RefBoard reports for working hardware, from what the node files provide."""
+        import os
+
+        bits = 0
+        if self._emg.read(2):  # the 'front end' answers: there is EMG data
+            self._emg.seek(0)
+            bits |= _S_AFE
+        if self._imu is not None and self._imu.read(12):
+            self._imu.seek(0)
+            bits |= _S_IMU
+        kg = self._kg
+        ku = self._ku
+        ok = True
+        for i in range(len(kg) - 1):
+            if kg[i + 1] <= kg[i] or ku[i + 1] <= ku[i]:
+                ok = False
+        if ok:  # the crystal runs forward
+            bits |= _S_CLOCK
+        try:
+            os.stat(self.fs_dir)
+            bits |= _S_STORAGE
+        except OSError:
+            pass
+        return bits
 
     def _read_foot(self):
         """foot.bin kept as raw bytes (<IBB per edge): a long session has thousands of edges."""

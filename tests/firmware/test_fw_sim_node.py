@@ -90,6 +90,7 @@ def test_sim_node_streams_the_files_exactly_at_mtu_247(tmp_path):
     assert len(st) >= 3
     assert all(s["flags"] & codec.F_STREAMING for s in st)
     assert all(s["firmware"] == [0, 1, 0] and s["emg_hz"] == 2000 for s in st)
+    assert all(s["selftest"] == codec.S_AFE | codec.S_IMU | codec.S_CLOCK | codec.S_STORAGE for s in st)
     foot = [f for f in frames if f["type"] == "foot"]
     t_s = [f["t0_us"] / 1e6 for f in foot]
     k_start = em[0]["t0_us"] * fs // 1000000
