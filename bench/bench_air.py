@@ -5,7 +5,8 @@ the radio tests' echo peripheral), connects a BleakClient to each through
 myosim.backend, starts streaming and measures for --seconds of wall time:
   - air CPU as % of one core, per node, and air CPU us per notification;
   - micropython CPU per node (% of one core);
-  - EMG samples delivered vs. 2 kHz x the elapsed simulated time.
+  - EMG samples delivered vs. 2 kHz x the elapsed simulated time;
+  - how late the air's connection-event timers fire (wall us, median and p99).
 Baseline in the same run: the same measurement with 1 node, so the ratio
 (per-node air cost at N nodes / at 1 node) shows how the air scales.
 
@@ -111,8 +112,11 @@ def measure(n, speed, wall_s, use_firmware):
             if dead or None in cpu0["nodes"] + cpu1["nodes"]:
                 logs = "\n".join("--- %s\n%s" % (w.node_logs[i], w.node_logs[i].read_text()[-2000:]) for i in range(n) if not w.running()[1][i])
                 raise SystemExit("bench_air: node process(es) died during the run:\n" + logs)
-        m = re.search(r"'notify_tx': (\d+)", (d / "air.log").read_text())
+        log = (d / "air.log").read_text()
+        m = re.search(r"'notify_tx': (\d+)", log)
         notes = int(m.group(1)) if m else 0
+        m = re.search(r"event timers late \(wall us\): median (\d+), p99 (\d+)", log)
+        late = (int(m.group(1)), int(m.group(2))) if m else (float("nan"), float("nan"))
     finally:
         shutil.rmtree(d, ignore_errors=True)
     air_s = cpu1["air"] - cpu0["air"]
@@ -124,6 +128,8 @@ def measure(n, speed, wall_s, use_firmware):
         "node_pct": 100.0 * statistics.median(node_s) / wall,
         "delivered_pct": 100.0 * frames / expected,
         "notes": notes,
+        "late_median_us": late[0],
+        "late_p99_us": late[1],
     }
 
 
@@ -147,8 +153,9 @@ def main():
         r = res[n]
         print(
             "  %2d nodes: air %.2f %% of a core per node, %.0f us air CPU per notification (%d notifications); "
-            "micropython %.1f %% of a core per node; EMG samples delivered %.1f %% of the simulated time's"
-            % (n, r["air_pct_per_node"], r["air_us_per_notification"], r["notes"], r["node_pct"], r["delivered_pct"])
+            "micropython %.1f %% of a core per node; EMG samples delivered %.1f %% of the simulated time's; "
+            "connection-event timers late by %.0f us median, %.0f us p99 (wall)"
+            % (n, r["air_pct_per_node"], r["air_us_per_notification"], r["notes"], r["node_pct"], r["delivered_pct"], r["late_median_us"], r["late_p99_us"])
         )
     ratio = res[a.nodes]["air_pct_per_node"] / res[1]["air_pct_per_node"]
     total = res[a.nodes]["air_pct_per_node"] * a.nodes + res[a.nodes]["node_pct"] * a.nodes
