@@ -34,6 +34,7 @@ PROTOCOL_DIR = ROOT / "protocol"
 FIRMWARE_DIR = ROOT / "firmware"
 DEFAULT_HEAPSIZE = "512k"  # 64-bit unix objects are ~2x an ESP32's; the firmware keeps >= 10 s of frames
 _PR_SET_PDEATHSIG = 1
+_SUN_PATH_MAX = 107  # sockaddr_un.sun_path is 108 bytes including the terminating NUL
 _LIVE = set()
 
 
@@ -68,7 +69,7 @@ def _stop_all():
 
 
 class WorldError(RuntimeError):
-    """The world could not start (missing file, air did not come up, node died at once)."""
+    """The world could not start (missing file, socket path too long, the air did not come up)."""
 
 
 class World:
@@ -153,6 +154,11 @@ class World:
         if self.verbose_air:
             cmd.append("-v")
         for p in (world["air_socket"], world["host_socket"]):
+            if len(str(p).encode()) > _SUN_PATH_MAX:
+                raise WorldError(
+                    "socket path %s is %d bytes; AF_UNIX allows %d: put the world in a shorter directory"
+                    % (p, len(str(p).encode()), _SUN_PATH_MAX)
+                )
             if os.path.exists(p):
                 os.unlink(p)
         self.air = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, preexec_fn=_child_setup())

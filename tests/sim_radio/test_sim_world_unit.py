@@ -41,3 +41,9 @@ def test_air_that_cannot_bind_is_reported_with_its_log(tmp_path):
         assert not os.path.exists(bad)
     finally:
         cleanup(d)
+
+
+def test_socket_path_too_long_is_named(tmp_path):
+    write_world(tmp_path / "world.json", "/tmp/" + "x" * 120 + "/air.sock", tmp_path / "h.sock", 5)
+    with pytest.raises(WorldError, match="AF_UNIX allows 107"):
+        World([], tmp_path / "world.json", firmware_dir=HERE, script="upy_echo.py").start()
