@@ -1,10 +1,10 @@
 """Shared set-up for the bring-up tests: virtual boards, firmware copies, a simulated air."""
 
 import asyncio
+import contextlib
 import hashlib
+import io
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,10 +15,16 @@ UPY_SIM = ROOT / "simulators" / "upy"
 
 
 def cli(*argv):
-    """Run the real `myostride` CLI in a subprocess: (exit code, stdout, stderr)."""
-    p = subprocess.run([sys.executable, "-m", "myostride.cli"] + [str(a) for a in argv],
-                       capture_output=True, text=True, timeout=120)
-    return p.returncode, p.stdout, p.stderr
+    """Run the `myostride` CLI entry point (cli.main, in this process): (exit code, stdout, stderr)."""
+    from myostride.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            rc = main([str(a) for a in argv])
+        except SystemExit as exc:  # argparse: --help, usage errors
+            rc = exc.code
+    return rc, out.getvalue(), err.getvalue()
 
 
 def firmware_copy(dest, version):
