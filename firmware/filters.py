@@ -121,6 +121,21 @@ class FilterChain:
             for w, v in enumerate((_BIAS, _BIAS, 0, 0, _BIAS, _BIAS, 0, 0)):
                 struct.pack_into("<I", self.state, b + 4 * w, v)
 
+    def prime(self, x0):
+        """Start in the steady state for a constant input x0 (scipy's sosfilt_zi * x0), so an
+        electrode's DC offset does not ring through the high-pass when streaming begins."""
+        x_q14 = x0 << 14  # section input, integer + Q14 fraction
+        for k in range(self.sections):
+            b0, b1, b2, a1, a2 = struct.unpack_from("<5h", self.coef, 10 * k)
+            # DC gain of the section = sum(b) / (1 + a1 + a2)
+            y_q14 = (x_q14 * (b0 + b1 + b2)) // ((1 << 14) + a1 + a2)
+            x, ex = x_q14 >> 14, x_q14 & 0x3FFF
+            y, e = y_q14 >> 14, y_q14 & 0x3FFF
+            base = 4 * _SEC_STATE * k
+            for w, v in enumerate((x + _BIAS, x + _BIAS, ex, ex, y + _BIAS, y + _BIAS, e, e)):
+                struct.pack_into("<I", self.state, base + 4 * w, v)
+            x_q14 = y_q14
+
     def run(self, src, soff, dst, doff, n):
         """Filter n samples (byte offsets); returns the number of saturated outputs."""
         if self.sections == 0:

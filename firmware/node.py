@@ -76,7 +76,7 @@ class Node:
         self.board.start(self.emg_ring, self.imu_ring, c["imu_hz"], self._foot_edge, c["emg_hz"])
         self.emg_ring.reset()
         self.imu_ring.reset()
-        self.filter.reset()
+        self._prime = True  # settle the filter on the first sample that arrives
         self.fill = 0
         self.k0 = self.board.emg_next()
         self.imu_fill = 0
@@ -158,6 +158,11 @@ class Node:
         while True:
             n = ring.take(stage, 2 * self.fill, self.emg_n - self.fill)
             if n:
+                if self._prime:
+                    self._prime = False
+                    o = 2 * self.fill
+                    x0 = stage[o] | (stage[o + 1] << 8)
+                    self.filter.prime(x0 - 0x10000 if x0 & 0x8000 else x0)
                 self.clipped += self.filter.run(stage, 2 * self.fill, stage, 2 * self.fill, n)
                 self.fill += n
                 if self.fill >= self.emg_n:

@@ -78,6 +78,28 @@ def test_firmware_filter_matches_scipy_within_1_lsb(tmp_path, emg_hz, hp_hz, ord
         assert p[i] < 0.05 * px[i]
 
 
+def test_primed_filter_starts_without_a_transient(tmp_path):
+    """prime(x0) = scipy's sosfilt_zi * x0: a 5 mV electrode offset does not ring."""
+    script = tmp_path / "prime.py"
+    script.write_text(
+        "import struct\nfrom filters import FilterChain\n"
+        "f = FilterChain(2000, 20, 4, 50)\nf.prime(-6000)\n"
+        "x = bytearray(open(%r, 'rb').read())\ny = bytearray(len(x))\n"
+        "f.run(x, 0, y, 0, len(x) // 2)\nopen(%r, 'wb').write(y)\n" % (str(tmp_path / "x"), str(tmp_path / "y"))
+    )
+    x = (emg_like(4000, 2000, seed=9) // 8).astype(np.int64) - 6000
+    x[0] = -6000
+    np.asarray(x, "<i2").tofile(tmp_path / "x")
+    p = run_upy([str(script)], path=PATH, timeout=60)
+    assert p.returncode == 0, p.stdout + p.stderr
+    y = np.fromfile(tmp_path / "y", "<i2").astype(np.int64)
+    sos = quantised_sos(sections(2000, 20, 4, 50))
+    ref = np.floor(signal.sosfilt(sos, x.astype(float), zi=signal.sosfilt_zi(sos) * x[0])[0] + 0.5)
+    assert np.abs(y - ref).max() <= 1  # from the very first sample
+    unprimed = signal.sosfilt(sos, x.astype(float))
+    assert np.abs(unprimed[:50]).max() > 1000  # what priming avoids
+
+
 def test_saturation_is_clamped_and_counted(tmp_path):
     x = np.zeros(4000, np.int16)
     x[1000:] = 32767
