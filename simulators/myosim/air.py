@@ -184,13 +184,16 @@ class HostConn(_Conn):
         air = self.air
         if mtype == W.H_WRITE:
             req, handle, resp = struct.unpack_from("<IHB", body, 0)
-            self._need_link(req) and self.link.host_write(req, handle, bool(resp), body[7:])
+            if self._need_link(req):
+                self.link.host_write(req, handle, bool(resp), body[7:])
         elif mtype == W.H_READ:
             req, handle = struct.unpack_from("<IH", body, 0)
-            self._need_link(req) and self.link.host_read(req, handle)
+            if self._need_link(req):
+                self.link.host_read(req, handle)
         elif mtype == W.H_SUBSCRIBE:
             req, handle, on = struct.unpack_from("<IHB", body, 0)
-            self._need_link(req) and self.link.host_subscribe(req, handle, bool(on))
+            if self._need_link(req):
+                self.link.host_subscribe(req, handle, bool(on))
         elif mtype == W.H_SCAN:
             self.scanning = bool(body[0])
             air.scanning_changed()
