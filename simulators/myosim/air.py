@@ -277,7 +277,7 @@ class Link:
             air.late_us.append((air.now_g() - t_g) * 1e6 / air.speed)  # wall us past the event
         # central -> peripheral: queued writes, reads and CCCD writes
         while self.ops:
-            op = self.ops.popleft()
+            _what, _handle, op = self.ops.popleft()
             op(t_g)
         # peripheral -> central: notifications within the event's airtime
         sent = 0
@@ -331,8 +331,8 @@ class Link:
         self.air.stats["notify_rx"] += 1
         self.kick()
 
-    def _host_op(self, fn):
-        self.ops.append(fn)
+    def _host_op(self, what, handle, fn):
+        self.ops.append((what, handle, fn))
         self.kick()
 
     def host_write(self, req, handle, response, data):
@@ -353,7 +353,7 @@ class Link:
             if response:  # the write response travels back in the following event
                 self._result_later(t_g + self.interval_s, req, 0)
 
-        self._host_op(op)
+        self._host_op("write", handle, op)
         if not response:
             self.host.result(req, 0)
 
@@ -368,7 +368,7 @@ class Link:
             self.air.log("read request %d handle %d" % (nreq, handle))
             self.node.send(W.A_READ_REQ, struct.pack("<HHH", self.conn, handle, nreq))
 
-        self._host_op(op)
+        self._host_op("read", handle, op)
 
     def read_response(self, nreq, status, data):
         req = self.reads.pop(nreq, None)
@@ -390,7 +390,7 @@ class Link:
             (self.subscribed.add if on else self.subscribed.discard)(handle)
             self._result_later(t_g + self.interval_s, req, 0)
 
-        self._host_op(op)
+        self._host_op("subscribe", handle, op)
 
     def air_props(self, handle):
         return self.chars.props.get(handle, 0)
@@ -442,6 +442,8 @@ class Link:
         for handle, data in self.tx:
             self.air.flushed(self.node.node_id, handle, self.chars.get(handle, ""), data)
         self.tx.clear()
+        for what, handle, _fn in self.ops:  # host operations that never reached the node
+            self.air.faults.write({"kind": "host_op_flushed", "node": self.node.node_id, "g_s": round(self.air.now_g(), 6), "op": what, "handle": handle, "char": self.chars.get(handle, "")})
         self.ops.clear()
 
     def _after_close(self):

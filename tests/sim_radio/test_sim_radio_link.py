@@ -282,3 +282,20 @@ def test_writes_wait_for_the_next_connection_event_and_replies_for_the_one_after
     # the reply waits for the next event: typically most of an interval
     assert sorted(back)[len(back) // 2] > interval_ms / 2, back
     assert max(back) <= 2 * interval_ms + slack_ms, back
+
+
+def test_host_gone_mid_write_logs_the_flushed_operation(probe_world):
+    """A write waits for the next connection event (1 s apart here); if the host vanishes
+    first, the write never reaches the node and the faults log says so."""
+    w = probe_world(radio={"seed": 1, "per_node": {"1": {"interval_ms": [1000, 1000]}}}, speed=4.0)
+
+    async def main():
+        client = BleakClient(await _find(), backend=SimClient)
+        await client.connect()
+        await client.write_gatt_char(gatt.CONTROL_UUID, b"stats", response=False)
+        client._backend._transport.abort()  # the host process dies with the write still queued
+        await asyncio.sleep(0.2)
+
+    asyncio.run(main())
+    flushed = [f for f in w.faults() if f["kind"] == "host_op_flushed"]
+    assert [(f["op"], f["char"], f["node"]) for f in flushed] == [("write", "control", 1)]
