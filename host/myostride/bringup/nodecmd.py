@@ -10,7 +10,6 @@ node validates a configure itself and its refusal is shown as is.
 
 import asyncio
 import json
-import time
 
 from myowire import codec
 
@@ -136,18 +135,11 @@ def serial_identify(board, seconds):
 
 # ---------------------------------------------------------------- BLE
 
-def _host_clock(backend):
-    if backend == "sim":
-        from myosim.backend import host_clock_us
-
-        return host_clock_us
-    return lambda: time.monotonic_ns() // 1000
-
-
 async def open_link(node_id, backend, scan_s=5.0):
     """A connected acquire.link.NodeLink to node `node_id` (UserError if it is not advertising)."""
     from ..acquire.link import NodeLink
     from ..acquire.scanner import backend_classes, scan
+    from ..clock import clock_for_backend
 
     found = await scan(scan_s, backend, want={node_id})
     if node_id not in found:
@@ -155,7 +147,7 @@ async def open_link(node_id, backend, scan_s=5.0):
         raise UserError("node %d is not advertising (nodes seen: %s); switch it on, bring it closer, "
                         "or check its id with `myostride scan`" % (node_id, seen))
     _s, client_cls, _kw = backend_classes(backend)
-    link = NodeLink(node_id, found[node_id].device, _host_clock(backend), lambda *a: None, lambda *a: None,
+    link = NodeLink(node_id, found[node_id].device, clock_for_backend(backend), lambda *a: None, lambda *a: None,
                     lambda *a: None, client_cls=client_cls)
     try:
         await link.connect()
