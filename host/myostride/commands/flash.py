@@ -67,10 +67,11 @@ def run(args):
     with open_board(args.port, args.baud) as board:
         try:
             _flash(args, board, board_json, fw_dir, local_version, rules, updates)
-        except flash.FlashInterrupted:
-            raise  # the link is gone: nothing more to say to the board
         except BaseException:
-            flash.reset_to_run(board)  # leave it running its (previous) firmware
+            try:
+                flash.reset_to_run(board)  # leave it running its (previous) firmware, if it still listens
+            except Exception:
+                pass
             raise
     return 0
 
