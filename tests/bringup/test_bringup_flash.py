@@ -163,3 +163,33 @@ def wait_for(cond, timeout_s=15.0):
         if cond():
             return True
     return False
+
+
+def test_ctrl_c_while_staging_says_how_to_resume(board, tmp_path):
+    with open_board(board.port) as b:
+        flash.flash(b, fileset.build(FIRMWARE, arch="x64"), say=lambda m: None)
+    new_fw = firmware_copy(tmp_path / "fw_new", (0, 4, 0))
+
+    def ctrl_c(k):
+        if k == 3:
+            raise KeyboardInterrupt
+
+    with open_board(board.port) as b:
+        with pytest.raises(flash.FlashInterrupted) as info:
+            flash.flash(b, fileset.build(new_fw, arch="x64"), say=lambda m: None, after_file=ctrl_c)
+        msg = str(info.value)
+        assert "Ctrl-C" in msg and "3 of" in msg and "run the same command again to resume" in msg
+        assert flash.read_version(b) == (0, 1, 0)
+        rep = flash.flash(b, fileset.build(new_fw, arch="x64"), say=lambda m: None)
+    assert rep.reused == 3 and rep.version == (0, 4, 0)
+
+
+def test_switching_to_sources_removes_the_compiled_shadows(board, tmp_path):
+    fs = tmp_path / "fs"
+    with open_board(board.port) as b:
+        flash.flash(b, fileset.build(FIRMWARE, arch="x64"), say=lambda m: None)
+        assert (fs / "node.mpy").exists()
+        rep = flash.flash(b, fileset.build(FIRMWARE, compile_mpy=False), say=lambda m: None)
+    assert rep.version == (0, 1, 0)
+    assert (fs / "node.py").exists() and not (fs / "node.mpy").exists()
+    assert not list(fs.rglob("*.mpy"))
