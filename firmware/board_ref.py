@@ -77,6 +77,13 @@ class RefBoard:
         self._foot_cb = None
         self._imu_ring = None
         self.identify_until_ms = 0
+        self._imu_count = 0
+        self._hz = 0
+        self._k_epoch = 0
+        self._j_epoch = 0
+        self._epoch_us = 0
+        self._epoch_ticks = time.ticks_us()
+        self._last_us = 0
         self._check_storage()
 
     def _check_storage(self):
@@ -88,12 +95,40 @@ class RefBoard:
         except OSError:
             pass
 
-    # ---- clock: the MCU's ticks_us counter (30 bits on ESP32 MicroPython)
+    # ---- clock
+    # The node clock is the converter's sample clock: sample k is at
+    # epoch_us + (k - k_epoch) * 1e6 / emg_hz, and between conversions the MCU's ticks_us
+    # interpolates (its crystal's drift matters only within one sample period). So frame
+    # timestamps and time-sync replies (t2, t3) are on one clock, as SPEC.md s.9 requires;
+    # stamping sync replies from ticks_us alone would drift from the frames by the two
+    # crystals' difference (50 ppm = 3 ms per minute).
     def ticks_us(self):
         return time.ticks_us()
 
+    def now_us(self):
+        a = self.afe
+        k = a.samples
+        t = a.drdy_ticks
+        while k != a.samples:  # a conversion landed between the two reads
+            k = a.samples
+            t = a.drdy_ticks
+        if k > self._k_epoch:
+            us = self._epoch_us + (k - 1 - self._k_epoch) * 1000000 // self._hz + time.ticks_diff(time.ticks_us(), t)
+        else:  # no conversion yet since (re)start: run on from the epoch on the MCU clock
+            us = self._epoch_us + time.ticks_diff(time.ticks_us(), self._epoch_ticks)
+        if us < self._last_us:  # the first conversion after a start arrives a little late
+            us = self._last_us
+        self._last_us = us
+        return us
+
+    def time_base(self):
+        """(k_epoch, j_epoch, epoch_us): sample indices and node time at the latest start."""
+        return self._k_epoch, self._j_epoch, self._epoch_us
+
     # ---- acquisition
     def start(self, emg_ring, imu_ring, imu_hz, foot_cb, emg_hz):
+        """(Re)start conversions; sample indices continue, a new time epoch begins now."""
+        epoch = self.now_us() if self._hz else 0
         if self.afe.sink is not None:
             self.afe.stop()
         if self.afe.init(emg_hz):
@@ -101,8 +136,11 @@ class RefBoard:
         self._drdy.irq(self.afe.on_drdy, machine.Pin.IRQ_FALLING, hard=self._drdy_hard)
         self.afe.start(emg_ring.put)  # the DRDY path: ring.put per sample
         self._imu_ring = imu_ring if imu_hz else None
-        self._imu_count = 0
-        self.afe.samples = 0
+        self._hz = emg_hz
+        self._k_epoch = self.afe.samples
+        self._j_epoch = self._imu_count
+        self._epoch_us = epoch
+        self._epoch_ticks = time.ticks_us()
         if self.imu is not None:
             if imu_hz:
                 if self.imu.init(imu_hz):

@@ -34,8 +34,11 @@ class Node:
     def __init__(self, board, bluetooth, store=None):
         """store: a FrameStore allocated early (startup.py) so a fragmented heap can hold it."""
         self.board = board
-        origin = board.clock_origin_us() if hasattr(board, "clock_origin_us") else None
-        self.clock = Clock(board.ticks_us, board.ticks_bits, origin)
+        if hasattr(board, "now_us"):  # the board keeps the node clock itself (reference board)
+            self.clock = board
+        else:  # extend the board's wrapping ticks counter (simulated board: its crystal)
+            origin = board.clock_origin_us() if hasattr(board, "clock_origin_us") else None
+            self.clock = Clock(board.ticks_us, board.ticks_bits, origin)
         self.cfg_path = board.fs_dir + "/" + config.FILE_NAME
         self.cfg, self.cfg_error = config.load(self.cfg_path, board)
         if self.cfg_error:
@@ -64,8 +67,6 @@ class Node:
     def _apply_config(self):
         c = self.cfg
         self.filter = FilterChain(c["emg_hz"], c["highpass_hz"], c["highpass_order"], c["powerline_hz"])
-        self.emg_clock = SampleClock(c["emg_hz"])
-        self.imu_clock = SampleClock(c["imu_hz"]) if c["imu_hz"] else None
         self.pk.node_id = c["node_id"]
         radio = getattr(self, "radio", None)
         self._set_mtu(radio.mtu if radio is not None and radio.connected() else 23)
@@ -74,6 +75,9 @@ class Node:
         """(Re)start acquisition and align sample indices with what the board delivers next."""
         c = self.cfg
         self.board.start(self.emg_ring, self.imu_ring, c["imu_hz"], self._foot_edge, c["emg_hz"])
+        k_epoch, j_epoch, epoch_us = self.board.time_base() if hasattr(self.board, "time_base") else (0, 0, 0)
+        self.emg_clock = SampleClock(c["emg_hz"], k_epoch, epoch_us)
+        self.imu_clock = SampleClock(c["imu_hz"], j_epoch, epoch_us) if c["imu_hz"] else None
         self.emg_ring.reset()
         self.imu_ring.reset()
         self._prime = True  # settle the filter on the first sample that arrives

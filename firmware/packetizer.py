@@ -90,20 +90,32 @@ def _copy(src, soff: int, dst, doff: int, n: int):
 
 
 class SampleClock:
-    """Node time of sample k at a fixed rate, floor(k * 1e6 / rate_hz), as (s, us)."""
+    """Node time of sample k at a fixed rate, as (s, us) small ints:
+    epoch_us + floor((k - k_epoch) * 1e6 / rate_hz). The simulated board's epoch is
+    (0, 0), i.e. floor(k * 1e6 / rate_hz) as ARCHITECTURE.md fixes; the reference board
+    starts an epoch whenever its converter (re)starts, so time never goes back."""
 
-    def __init__(self, rate_hz):
+    def __init__(self, rate_hz, k_epoch=0, epoch_us=0):
         self.rate_hz = rate_hz
         self._qa = 1000000 // rate_hz
         self._qb = 1000000 % rate_hz
+        self.k_epoch = k_epoch
+        self._es = epoch_us // 1000000
+        self._eus = epoch_us - self._es * 1000000
         self.s = 0
         self.us = 0
 
     def at(self, k):
-        q = k // self.rate_hz
-        r = k - q * self.rate_hz
-        self.s = q
-        self.us = r * self._qa + (r * self._qb) // self.rate_hz
+        d = k - self.k_epoch
+        q = d // self.rate_hz
+        r = d - q * self.rate_hz
+        us = r * self._qa + (r * self._qb) // self.rate_hz + self._eus
+        s = q + self._es
+        if us >= 1000000:
+            us -= 1000000
+            s += 1
+        self.s = s
+        self.us = us
         return self
 
 

@@ -5,6 +5,8 @@ preallocated buffer and hands CH1 (high-passed by a DC tracker and scaled to
 int16) to the sample sink: no allocation per sample.
 """
 
+import time
+
 from micropython import const
 
 _SDATAC = const(0x11)
@@ -49,7 +51,8 @@ class ADS1292R:
         self._dc_seeded = False
         self.loff_bits = 0  # lead-off bits of the latest sample (IN1P/IN1N/...)
         self.sink = None
-        self.samples = 0
+        self.samples = 0  # conversions delivered since power-up (never reset: the sample index)
+        self.drdy_ticks = 0  # ticks_us() at the latest conversion
 
     def nv_per_lsb(self):
         """Input-referred nV per int16 LSB: 2*Vref/gain/2^24 scaled by the dropped bits."""
@@ -138,6 +141,7 @@ class ADS1292R:
             v = 32767
         elif v < -32768:
             v = -32768
+        self.drdy_ticks = time.ticks_us()
         self.samples += 1
         self.sink(v)
 

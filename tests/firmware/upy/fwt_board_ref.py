@@ -149,3 +149,48 @@ def test_node_streams_from_the_reference_board():
     st = [f for f in frames if f["type"] == "status"][0]
     eq(st["nv_per_lsb"], 769, "scale reported")
     assert st["selftest"] & codec.S_AFE
+
+
+def test_node_clock_is_the_converter_clock_and_never_goes_back():
+    import time
+    import bluetooth
+    from node import Node
+    from fwt_helpers import connect, command, data_frames
+
+    machine.LOG[:] = []
+    n = Node(RefBoard(_spec()), bluetooth)
+    ble = bluetooth.BLE.last
+    connect(n, ble)
+    command(n, ble, 1, codec.C_START)
+    spi = machine.SPI.last
+    drdy = machine.Pin.pins[9]
+    spi.frames = [ads_frame(0) for _ in range(1000)]
+    t = time.ticks_us()
+    for _ in range(1000):  # 1000 conversions delivered in far less than 0.5 s of MCU time
+        drdy.fire()
+    fast_us = time.ticks_diff(time.ticks_us(), t)
+    now = n.clock.now_us()
+    assert 999 * 500 <= now <= 999 * 500 + 5000, (now, fast_us)  # 2 kHz sample clock, not ticks
+    ble.central_write(n.radio.h_control, codec.encode_command(n.cfg["node_id"], 2, 0, codec.C_SYNC))
+    r = codec.decode_frame(ble.take_notes(n.radio.h_reply)[0])
+    assert 999 * 500 <= r["t2_us"] <= r["t3_us"] <= 999 * 500 + 5000, r
+    n.step()
+    command(n, ble, 3, codec.C_STOP)
+    n.radio.pump()  # the flushed partial frame
+    before = [f for f in data_frames(n, ble) if f["type"] == "emg"]
+    eq(sum([f["count"] for f in before]), 1000, "every conversion sent")
+    # a new rate: sample indices continue, a new epoch starts at 'now'
+    eq(command(n, ble, 4, codec.C_CONFIGURE, codec.configure_args(1000, 0, 0, 0))["status"], codec.ACK_OK, "1 kHz")
+    command(n, ble, 5, codec.C_START)
+    spi.frames = [ads_frame(0) for _ in range(300)]
+    for _ in range(300):
+        drdy.fire()
+    n.step()
+    command(n, ble, 6, codec.C_STOP)
+    n.radio.pump()
+    after = [f for f in data_frames(n, ble) if f["type"] == "emg"]
+    eq(sum([f["count"] for f in after]), 300, "every conversion at the new rate sent")
+    last_end = before[-1]["t0_us"] + before[-1]["count"] * 500
+    assert after[0]["t0_us"] >= last_end, (after[0]["t0_us"], last_end)
+    eq(after[1]["t0_us"] - after[0]["t0_us"], after[0]["count"] * 1000, "1 kHz spacing")
+    assert n.clock.now_us() >= after[-1]["t0_us"] + (after[-1]["count"] - 1) * 1000

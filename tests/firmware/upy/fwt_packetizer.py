@@ -47,6 +47,14 @@ def test_timestamps_exact_at_1926_hz_for_large_indices():
         eq(t.s * 1000000 + t.us, k * 1000000 // 1926, "k=%d" % k)
 
 
+def test_timestamps_with_an_epoch():
+    t = SampleClock(1926, 1000, 123456789)
+    for k in (1000, 1001, 2925, 2926, 10 ** 7 + 11):
+        t.at(k)
+        eq(t.s * 1000000 + t.us, 123456789 + (k - 1000) * 1000000 // 1926, "k=%d" % k)
+        assert 0 <= t.us < 1000000
+
+
 def test_header_time_limbs_cover_64_bits():
     st = FrameStore(8192, 50)
     pk = Packetizer(st, 1)
