@@ -48,7 +48,7 @@ class FakeNode:
         return fr
 
 
-def write_fake_session(path, nodes, seconds=3.0, lose=None, start_us=10_000_000, end=True, sync_every_s=0.1, delay_us=4000):
+def write_fake_session(path, nodes, seconds=3.0, lose=None, start_us=10_000_000, end=True, sync_every_s=0.1, delay_us=4000, events=()):
     """Write raw.log for fake nodes streaming from global time start_us.
 
     lose: {node_id: set(seq)} frames never logged. Returns the writer's path.
@@ -87,9 +87,13 @@ def write_fake_session(path, nodes, seconds=3.0, lose=None, start_us=10_000_000,
             t4 = n.global_us(t3) + down
             items.append((t4, rawlog.K_SYNC, n.node_id, (int(t), t2, t3, int(t4)), None))
             t += sync_every_s * 1e6
+    for t, name, nid, fields in events:
+        items.append((t, rawlog.K_EVENT, nid, (name, fields), None))
     items.sort(key=lambda x: x[0])
     for t, kind, nid, payload, seq in items:
-        if kind == rawlog.K_DATA:
+        if kind == rawlog.K_EVENT:
+            w.event(t, payload[0], node_id=nid, **payload[1])
+        elif kind == rawlog.K_DATA:
             if seq in lose.get(nid, ()):
                 continue
             w.append(kind, nid, t, payload)

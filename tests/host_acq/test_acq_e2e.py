@@ -26,7 +26,7 @@ from myostride.session import load_session
 
 REPO = Path(__file__).resolve().parents[2]
 WORLD_S = 75.0
-DISCONNECTS = [{"node": 3, "at_s": 16.0, "down_s": 1.5}, {"node": 9, "at_s": 20.0, "down_s": 2.0}]
+DISCONNECTS = [{"node": 3, "at_s": 12.0, "down_s": 1.5}, {"node": 9, "at_s": 15.0, "down_s": 2.0}]
 
 pytestmark = pytest.mark.slow
 
@@ -78,10 +78,10 @@ def _true_g(meta, node_us):
 
 def test_record_12_nodes_with_loss_and_disconnects_keeps_every_sample(world):
     d, sc, w = world
-    while _g(sc) < 9.0:  # start so that both forced link losses fall inside the recording
+    while _g(sc) < 6.0:  # start so that both forced link losses fall inside the recording
         time.sleep(0.2)
     mapping = ["%d=%s:%s" % x for x in DEFAULT_LAYOUT]
-    man = asyncio.run(record_session(d / "rec12", mapping, 14.0, backend="sim", world=sc.world_path))
+    man = asyncio.run(record_session(d / "rec12", mapping, 12.0, backend="sim", world=sc.world_path))
     assert man["status"] == "complete", man.get("end_reason")
     s = load_session(d / "rec12")
     assert len(s.channels) == 12
@@ -98,7 +98,7 @@ def test_record_12_nodes_with_loss_and_disconnects_keeps_every_sample(world):
         reasons = {r for _a, _b, r in entry["frames"]["missing_ranges"]}
         assert reasons <= {"gone"}, (ch.label, entry["frames"]["missing_ranges"])  # only what the node no longer had
         assert entry["samples"]["missing"] == 0, (ch.label, entry["samples"], entry["frames"])
-        assert entry["samples"]["received"] == len(ch.uv) > 14 * 2000 * 0.95
+        assert entry["samples"]["received"] == len(ch.uv) > 12 * 2000 * 0.95
         # values: the node's own ADC codes through its high-pass, sample for sample
         node_dir, meta = metas[ch.node_id]
         ref = _reference_codes(node_dir, meta)[ch.node_k]
@@ -129,7 +129,7 @@ def test_recorder_killed_mid_trial_is_recovered(world):
         deadline = time.time() + 60
         while time.time() < deadline:
             log = out / "raw.log"
-            if log.exists() and log.stat().st_size > 400_000:  # a few seconds of two nodes
+            if log.exists() and log.stat().st_size > 80_000:  # a few seconds of two nodes
                 break
             if proc.poll() is not None:
                 pytest.fail("recorder exited early: %s" % proc.stderr.read().decode())
@@ -149,7 +149,7 @@ def test_recorder_killed_mid_trial_is_recovered(world):
     assert s.meta["raw_log"]["bytes"] >= size_at_kill
     assert len(s.channels) == 2
     for ch in s.channels:
-        assert len(ch.uv) > 2000  # everything written before the kill
+        assert len(ch.uv) > 1000  # everything written before the kill
         assert np.all(np.diff(ch.t_s) > 0) and np.all(np.diff(ch.node_k) >= 1)
     after = json.loads((out / "session.json").read_text())
     assert after["status"] == "interrupted"
@@ -157,3 +157,47 @@ def test_recorder_killed_mid_trial_is_recovered(world):
     (out / "session.json").unlink()
     again = load_session(out)
     assert [len(c.uv) for c in again.channels] == [len(c.uv) for c in s.channels]
+
+
+def test_scan_lists_the_simulated_nodes(world, capsys):
+    from myostride import cli
+
+    d, sc, w = world
+    assert cli.main(["scan", "--backend", "sim", "--world", str(sc.world_path), "--seconds", "3", "--json"]) == 0
+    nodes = json.loads(capsys.readouterr().out)
+    assert {n["node_id"] for n in nodes} >= {1, 5, 12}  # advertising nodes (some may be connected elsewhere)
+    for n in nodes:
+        assert n["name"] == "myo-%02d" % n["node_id"] and n["firmware"] and 0 <= n["battery_pct"] <= 100 and n["rssi_dbm"] < 0
+
+
+def test_ctrl_c_stops_cleanly_and_keeps_everything(world):
+    d, sc, w = world
+    out = d / "ctrlc"
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(str(REPO / p) for p in ("host", "protocol", "simulators"))
+    cmd = [sys.executable, "-m", "myostride.cli", "record", "--backend", "sim", "--world", str(sc.world_path),
+           "--no-live", "--out", str(out), "--map", "4=left:vastus_lateralis", "--map", "10=right:vastus_lateralis"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline and not ((out / "raw.log").exists() and (out / "raw.log").stat().st_size > 60_000):
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, stderr.decode()
+    man = json.loads((out / "session.json").read_text())
+    assert man["status"] == "stopped" and not man["interrupted"] and man["end_reason"] == "stopped by the user"
+    for n in man["nodes"]:
+        assert n["samples"]["missing"] == 0 and n["samples"]["received"] > 1000
+    assert b"stopped" in stdout
+    # rebuild from the raw log alone gives the same per-node numbers
+    from myostride import cli
+
+    (out / "session.json").unlink()
+    assert cli.main(["record", "--rebuild", str(out)]) == 0
+    again = json.loads((out / "session.json").read_text())
+    assert [n["samples"] for n in again["nodes"]] == [n["samples"] for n in man["nodes"]]

@@ -17,6 +17,7 @@ def test_hole_requested_after_grace_then_recovered():
     assert t.add(4, 0.4) == "recovered"
     assert t.add(4, 0.41) == "duplicate"
     assert t.plan(1.3) == [(3, 3), (5, 5)]
+    assert t.plan(2.4) == []  # backoff: the next retry after 2 s
     t.add(3, 1.4)
     t.add(5, 1.4)
     s = t.summary()
@@ -31,7 +32,8 @@ def test_gone_and_no_answer_become_explicit_gaps():
     t.add(12, 0.1)
     assert t.mark_gone(11, 15, "gone") == 4  # 12 arrived, 11 and 13-15 are gone
     assert t.plan(0.6) == [(16, 19)]
-    assert t.plan(1.2) == []  # attempts exhausted (2): declared lost
+    assert t.plan(1.2) == []  # second retry waits twice as long
+    assert t.plan(1.7) == []  # attempts exhausted (2): declared lost
     assert t.gone == [(11, 11, "gone"), (13, 15, "gone"), (16, 19, "no_answer")]
     assert t.pending() == 0 and t.lost() == 8
 
@@ -59,3 +61,14 @@ def test_busy_node_does_not_use_up_attempts():
     assert t.plan(0.2) == []
     assert t.plan(0.31) == [(1, 2)]  # asked again, still counted as the first attempt
     assert t.gone == []
+
+
+def test_rush_makes_every_hole_due_now():
+    t = SeqTracker(grace_s=0.5, retry_s=1.0)
+    t.add(0, 0.0)
+    t.add(5, 0.0)
+    assert t.plan(0.6) == [(1, 4)]
+    t.add(9, 0.7)
+    assert t.plan(0.8) == []
+    t.rush(0.8)
+    assert t.plan(0.8) == [(1, 4), (6, 8)]

@@ -86,3 +86,20 @@ def test_missing_session_is_a_user_error(tmp_path):
         load_session(tmp_path / "nope")
     with pytest.raises(UserError, match="no raw.log"):
         load_session(tmp_path)
+
+
+def test_manifest_counts_gone_frames_disconnects_and_recovered(tmp_path):
+    node = FakeNode(6, ppm=-40)
+    ev = [(10_100_000, "connected", 6, {"name": "myo-06", "address": "A", "firmware": [0, 1, 0]}),
+          (11_000_000, "disconnected", 6, {}),
+          (11_500_000, "connected", 6, {"name": "myo-06", "address": "A", "firmware": [0, 1, 0]}),
+          (11_600_000, "gone", 6, {"first": 20, "last": 21, "reason": "gone"}),
+          (11_700_000, "stopped", 6, {"next_seq": 60})]
+    write_fake_session(tmp_path / "raw.log", [node], seconds=2.0, lose={6: {20, 21}}, events=ev)
+    s = load_session(tmp_path)
+    n = s.meta["nodes"][0]
+    assert n["connects"] == 2 and n["disconnects"] == 1 and n["name"] == "myo-06"
+    assert [r for r in n["frames"]["missing_ranges"] if r[0] == 20] == [[20, 21, "gone"]]
+    # frames the stop ack says were sent but never arrived: the tail
+    assert n["frames"]["end_seq"] == 60 and n["frames"]["missing_ranges"][-1][2] == "unresolved"
+    assert len(s.channels[0].gaps) == 1

@@ -22,12 +22,14 @@ class SeqTracker:
     """Holes in one node's data sequence numbers, with resend bookkeeping.
 
     grace_s: wait this long after a hole appears before asking (reordering);
-    retry_s: ask again if the frames have not arrived this long after a request;
+    retry_s: ask again if the frames have not arrived this long after a request,
+      doubling per attempt up to 4 x retry_s (a node serves its live backlog,
+      e.g. after a reconnect, before resend ranges: it may be slow, not gone);
     max_attempts: after that many unanswered requests the frames are declared lost;
     max_range: longest C_RESEND range in frames.
     """
 
-    def __init__(self, grace_s=0.05, retry_s=1.0, max_attempts=4, max_range=64):
+    def __init__(self, grace_s=0.05, retry_s=1.0, max_attempts=30, max_range=64):
         self.grace_s = grace_s
         self.retry_s = retry_s
         self.max_attempts = max_attempts
@@ -103,7 +105,7 @@ class SeqTracker:
             if m.requested_s is None:
                 if now_s - m.detected_s >= self.grace_s:
                     due.append(s)
-            elif now_s - m.requested_s >= self.retry_s:
+            elif now_s - m.requested_s >= self.retry_s * min(1 << max(m.attempts - 1, 0), 4):
                 if m.attempts >= self.max_attempts:
                     lost.append(s)
                 else:
@@ -123,6 +125,14 @@ class SeqTracker:
                 m.requested_s = now_s
                 m.attempts += 1
         return out
+
+    def rush(self, now_s):
+        """Make every missing frame due now (e.g. once the node stopped streaming live)."""
+        for m in self.missing.values():
+            if m.requested_s is not None:
+                m.requested_s = now_s - self.retry_s * 4
+            else:
+                m.detected_s = now_s - self.grace_s
 
     def defer(self, first, last, now_s, after_s=0.2):
         """The node was busy: that request does not count; ask again after_s from now."""

@@ -40,6 +40,17 @@ class NodeLink:
         # has read the first can overwrite the characteristic value (seen in the
         # simulator, and possible on real stacks without an append buffer).
         self.cmd_lock = asyncio.Lock()
+        self.rtts_us = []  # recent command round trips, for reply timeouts
+
+    def reply_timeout_s(self, floor_s=0.25, ceiling_s=2.0):
+        """How long to wait for a reply before asking again: 5 x the median round trip.
+
+        A lost reply (radio loss hits REPLY too) must not hold the one-command
+        channel for seconds, or pings and resends starve."""
+        if len(self.rtts_us) < 3:
+            return ceiling_s
+        r = sorted(self.rtts_us)[len(self.rtts_us) // 2]
+        return min(max(5.0 * r / 1e6, floor_s), ceiling_s)
 
     async def connect(self, timeout_s=10.0):
         kwargs = dict(self.client_kwargs)
@@ -95,13 +106,18 @@ class NodeLink:
         if fut is not None and not fut.done():
             d["recv_us"] = t
             fut.set_result(d)
+            sent = getattr(fut, "t1_us", None)
+            if sent is not None:
+                self.rtts_us.append(t - sent)
+                if len(self.rtts_us) > 31:
+                    del self.rtts_us[0]
 
-    async def send(self, opcode, args=b"", timeout_s=2.0, on_sent=None):
+    async def send(self, opcode, args=b"", timeout_s=None, on_sent=None):
         """Send a command; returns (cmd frame, t1_us, reply dict). Raises CommandFailed.
 
         Commands to one node are serialised (see cmd_lock)."""
         async with self.cmd_lock:
-            return await self._send(opcode, args, timeout_s, on_sent)
+            return await self._send(opcode, args, timeout_s or self.reply_timeout_s(), on_sent)
 
     async def _send(self, opcode, args, timeout_s, on_sent):
         if not self.connected or self.client is None:
@@ -110,6 +126,7 @@ class NodeLink:
         fut = asyncio.get_running_loop().create_future()
         self.pending[cmd_id] = fut
         t1 = self.clock_us()
+        fut.t1_us = t1
         frame = codec.encode_command(self.node_id, cmd_id, t1, opcode, args)
         response = len(frame) > self.mtu - 3
         try:

@@ -148,7 +148,7 @@ class Recorder:
             return link
         raise CommandFailed("could not connect to node %d (%s): %s" % (st.node_id, st.found.address, last))
 
-    async def _command(self, st, opcode, args=b"", timeout_s=1.0, tries=5):
+    async def _command(self, st, opcode, args=b"", timeout_s=None, tries=5):
         last = None
         for _ in range(tries):
             try:
@@ -172,7 +172,7 @@ class Recorder:
 
     async def _sync_once(self, st):
         try:
-            _frame, t1, reply = await st.link.send(codec.C_SYNC, b"", 1.0, on_sent=self._on_sent)
+            _frame, t1, reply = await st.link.send(codec.C_SYNC, b"", None, on_sent=self._on_sent)
         except CommandFailed:
             return False
         if reply.get("type") != "sync":
@@ -277,7 +277,7 @@ class Recorder:
 
     async def _resend(self, st, first, last):
         try:
-            _frame, _t1, reply = await st.link.send(codec.C_RESEND, codec.resend_args(first, last), 2.0, on_sent=self._on_sent)
+            _frame, _t1, reply = await st.link.send(codec.C_RESEND, codec.resend_args(first, last), None, on_sent=self._on_sent)
         except CommandFailed:
             return  # the planner asks again after retry_s
         if reply.get("type") == "ack" and reply["status"] == codec.ACK_BUSY:
@@ -399,7 +399,7 @@ class Recorder:
         tasks.append(asyncio.create_task(self._resend_loop(st)))
         while self.running and not self.stopping:
             try:
-                _t1, reply = await self._command(st, codec.C_START, timeout_s=1.0, tries=5)
+                _t1, reply = await self._command(st, codec.C_START, tries=5)
             except CommandFailed as exc:
                 self.log.event(self.clock_us(), "start_retry", node_id=st.node_id, error=str(exc))
                 await asyncio.sleep(0.5)
@@ -462,6 +462,9 @@ class Recorder:
     async def _drain(self, stop_event):
         """After STOP: keep asking for missing frames until none are pending (or drain_s)."""
         deadline = asyncio.get_running_loop().time() + self.drain_s
+        now_s = self.clock_us() / 1e6
+        for st in self.nodes.values():
+            st.tracker.rush(now_s)  # the live stream has stopped: ask for everything now
         while asyncio.get_running_loop().time() < deadline:
             if all(st.tracker.pending() == 0 for st in self.nodes.values()):
                 return
