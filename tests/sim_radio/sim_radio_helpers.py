@@ -11,11 +11,16 @@ from myosim import nodefiles
 HERE = Path(__file__).resolve().parent
 
 
-def make_world(n_nodes, speed=4.0, seconds=30.0, emg_s=40.0, first_id=1):
-    """world.json + node dirs in a short temp dir (AF_UNIX paths are limited to 107 bytes).
+def make_world(n_nodes, speed=4.0, seconds=30.0, emg_s=40.0, first_id=1, base=None):
+    """world.json + node dirs in `base` (a pytest tmp dir, which pytest prunes even after an
+    interrupted run) or, if its socket paths would pass AF_UNIX's 107 bytes, a short temp dir.
 
     EMG codes are a deterministic ramp so any frame can be checked sample by sample."""
-    d = Path(tempfile.mkdtemp(prefix="msr"))
+    if base is not None and len(str(Path(base) / "host.sock").encode()) <= 100:
+        d = Path(base)
+        d.mkdir(parents=True, exist_ok=True)
+    else:
+        d = Path(tempfile.mkdtemp(prefix="msr"))
     wj = d / "world.json"
     nodefiles.write_world(wj, d / "air.sock", d / "host.sock", seconds=seconds, speed=speed)
     njs = []

@@ -5,8 +5,8 @@ from myosim.world import World
 from sim_radio_helpers import HERE, cleanup, make_world
 
 
-def test_bluetooth_api_cases_under_micropython(monkeypatch):
-    d, wj, njs = make_world(1)
+def test_bluetooth_api_cases_under_micropython(monkeypatch, tmp_path):
+    d, wj, njs = make_world(1, base=tmp_path / "w")
     try:
         with World([], wj, {}, firmware_dir=HERE, script="upy_probe.py"):
             monkeypatch.setenv("MYOSTRIDE_SIM_NODE", str(njs[0]))

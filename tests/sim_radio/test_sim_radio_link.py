@@ -25,11 +25,11 @@ DENY_UUID = "4d59f0a2-0a3e-4c6f-9d21-6d796f737472"
 
 
 @pytest.fixture
-def probe_world(monkeypatch):
+def probe_world(monkeypatch, tmp_path_factory):
     worlds = []
 
     def start(radio=None, speed=2.0):
-        d, wj, njs = make_world(1, speed=speed)
+        d, wj, njs = make_world(1, speed=speed, base=tmp_path_factory.mktemp("w"))
         monkeypatch.setenv("MYOSTRIDE_SIM_WORLD", str(wj))
         w = World(njs, wj, radio or {"seed": 5}, firmware_dir=HERE, script="upy_probe.py")
         worlds.append((w, d))
@@ -226,7 +226,7 @@ def test_killed_parent_leaves_no_orphans(tmp_path):
     import sys
     import time
 
-    d, wj, njs = make_world(2)
+    d, wj, njs = make_world(2, base=tmp_path / "w")
     script = (
         "import sys, time\n"
         "from myosim.world import World\n"

@@ -12,11 +12,11 @@ from stream_helpers import stream_nodes
 
 
 @pytest.fixture
-def world_dir(monkeypatch):
+def world_dir(monkeypatch, tmp_path_factory):
     dirs = []
 
     def make(n, speed):
-        d, wj, njs = make_world(n, speed=speed)
+        d, wj, njs = make_world(n, speed=speed, base=tmp_path_factory.mktemp("w"))
         monkeypatch.setenv("MYOSTRIDE_SIM_WORLD", str(wj))
         dirs.append(d)
         return wj, njs

@@ -28,7 +28,7 @@ def test_bad_radio_settings_fail_before_anything_starts(tmp_path):
 
 
 def test_air_that_cannot_bind_is_reported_with_its_log(tmp_path):
-    d, wj, njs = make_world(1)
+    d, wj, njs = make_world(1, base=tmp_path / "w")
     try:
         bad = tmp_path / "no" / "such" / "dir"
         write_world(wj, bad / "air.sock", bad / "host.sock", 5)
