@@ -1,13 +1,12 @@
 """`myostride check` against simulated nodes: one electrode off, one noisy electrode -> exactly those two flagged."""
 
 import json
-import shutil
 import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
-from bringup_fixtures import FIRMWARE, cli
+from bringup_fixtures import cli
 
 from myostride.bringup import check
 from myowire import codec
@@ -40,24 +39,8 @@ def world(tmp_path, monkeypatch):
     socks = Path(tempfile.mkdtemp(prefix="h8chk-"))
     nodefiles.write_world(sc.world_path, socks / "air.sock", socks / "host.sock", 90, speed=1.0)
     monkeypatch.setenv("MYOSTRIDE_SIM_WORLD", str(sc.world_path))
-    with World(sc.node_jsons, sc.world_path, {"seed": 3}, firmware_dir=firmware_reporting_selftest(tmp_path)) as w:
+    with World(sc.node_jsons, sc.world_path, {"seed": 3}) as w:
         yield w, sc
-
-
-def firmware_reporting_selftest(tmp_path):
-    """The firmware dir to run. Stand-in while firmware/board_sim.py reports no self-test bits
-    (`self.selftest = 0`): a copy whose simulated board reports what RefBoard reports for working
-    hardware (front end, IMU if fitted, clock, storage). With a sim board that sets them, the real dir."""
-    src = FIRMWARE / "board_sim.py"
-    text = src.read_text()
-    if "        self.selftest = 0\n" not in text:
-        return FIRMWARE
-    dest = tmp_path / "firmware"
-    shutil.copytree(FIRMWARE, dest, ignore=shutil.ignore_patterns("__pycache__"))
-    (dest / "board_sim.py").write_text(text.replace(
-        "        self.selftest = 0\n",
-        "        self.selftest = 0x01 | 0x04 | 0x08 | (0x02 if self.has_imu else 0)  # S_AFE S_CLOCK S_STORAGE S_IMU\n"))
-    return dest
 
 
 MAP = ["1=left:tibialis_anterior", "2=left:gastrocnemius_medialis", "3=left:rectus_femoris", "4=left:vastus_lateralis"]
