@@ -57,7 +57,11 @@ def sim_node(tmp, node_id=7, seconds=60):
 
 def sim_env(node_json):
     """Devboard environment that makes the flashed firmware run on the simulated board and air."""
-    return {"MYOSTRIDE_SIM_NODE": str(node_json), "MICROPYPATH": ":.frozen:%s" % UPY_SIM}
+    from myostride.bringup.devboard import sim_node_env
+
+    env, fs = sim_node_env(node_json)
+    assert env["MICROPYPATH"] == ":.frozen:%s" % UPY_SIM and Path(fs) == Path(node_json).parent / "fs"
+    return env
 
 
 def scan_versions(world_json, seconds=2.0):

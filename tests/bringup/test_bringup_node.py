@@ -104,6 +104,7 @@ def test_ble_node_commands_against_a_simulated_node(tmp_path, monkeypatch):
         rc, out, err = cli("node", "info", "--node", 7, "--backend", "sim")
         assert rc == 0, err
         assert "firmware        0.1.0" in out and "mV" in out and "imu_hz          104" in out
+        assert "self-test       front end ok, IMU ok, clock ok, storage ok" in out
         rc, out, err = cli("node", "config", "--node", 7, "--backend", "sim", "--label", "L TA", "--highpass-hz", 15)
         assert rc == 0, err
         rc, out, err = cli("node", "info", "--node", 7, "--backend", "sim")

@@ -248,6 +248,7 @@ def run_check(mapping, seconds, out_dir, backend="sim", world=None, say=print):
                          "clock": bool(s.get("selftest", 0) & codec.S_CLOCK),
                          "storage": bool(s.get("selftest", 0) & codec.S_STORAGE)} if s else None,
             "flags": [n for bit, n in codec.FLAG_NAMES if s.get("flags", 0) & bit],
+            "imu_hz": s.get("imu_hz"),
             "clock_probe": st.get("clock"),
             "error": st.get("error"),
             "quality": qualities.get(m.node_id),
@@ -277,7 +278,7 @@ def print_table(result, console=None):
     for n in result["nodes"]:
         q = n.get("quality") or {}
         st = n.get("selftest")
-        st_txt = "-" if st is None else ("ok" if st["afe"] and st["clock"] else "FAIL")
+        st_txt = "-" if st is None else ("ok" if st["afe"] and st["clock"] and (st["imu"] or not n.get("imu_hz")) else "FAIL")
         noise = q.get("baseline_noise_uv")
         t.add_row(
             str(n["node_id"]), "%s %s" % (n["side"][0].upper(), n["muscle"].replace("_", " ")), st_txt,

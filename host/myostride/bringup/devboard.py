@@ -352,6 +352,21 @@ class DevBoard:
         self._spawn(raw=self._raw)
 
 
+def sim_node_env(node_json):
+    """(extra_env, filesystem dir) that make flashed firmware run on a simulated node.
+
+    The firmware's board.py picks the simulated board when MYOSTRIDE_SIM_NODE is set;
+    simulators/upy provides `bluetooth` on the simulator's air. The node's fw_dir is
+    where the simulated board keeps config.json, so it is the board's filesystem.
+    """
+    import json
+
+    meta = json.loads(open(node_json).read())
+    upy = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "simulators", "upy")
+    env = {"MYOSTRIDE_SIM_NODE": os.path.abspath(node_json), "MICROPYPATH": ":.frozen:" + os.path.normpath(upy)}
+    return env, meta["fw_dir"]
+
+
 def main_loop(fs_dir, out=print, **kw):
     """Run a board until Ctrl-C (for `myostride devboard`)."""
     board = DevBoard(fs_dir, **kw)

@@ -24,17 +24,31 @@ def add_parser(subparsers):
     p.add_argument("--dir", help="folder used as the board's filesystem (default: a new temporary folder, kept)")
     p.add_argument("--heapsize", help="MicroPython heap, e.g. 256k, to behave like a small board")
     p.add_argument("--no-main", action="store_true", help="do not run main.py at power-up")
+    p.add_argument("--sim-node", metavar="NODE_JSON",
+                   help="run the flashed firmware on this simulated node (a node.json written by `myostride sim` "
+                        "or myosim.nodefiles): its board, and the simulator's air for Bluetooth; --dir defaults "
+                        "to the node's filesystem folder")
     p.set_defaults(run=run)
 
 
 def run(args):
-    from ..bringup.devboard import main_loop
+    from ..bringup.devboard import main_loop, sim_node_env
+    from ..errors import UserError
 
-    fs_dir = args.dir or tempfile.mkdtemp(prefix="myostride-devboard-")
+    extra_env = None
+    fs_dir = args.dir
+    if args.sim_node:
+        try:
+            extra_env, node_fs = sim_node_env(args.sim_node)
+        except (OSError, ValueError, KeyError) as exc:
+            raise UserError("cannot use %s as a simulated node (%s); give a node.json from `myostride sim`"
+                            % (args.sim_node, exc))
+        fs_dir = fs_dir or node_fs
+    fs_dir = fs_dir or tempfile.mkdtemp(prefix="myostride-devboard-")
 
     def out(port):
         print("Virtual board running; filesystem %s" % fs_dir)
         print("Port: %s" % port, flush=True)
         print("Press Ctrl-C to stop.", flush=True)
 
-    return main_loop(fs_dir, out=out, heapsize=args.heapsize, run_main=not args.no_main)
+    return main_loop(fs_dir, out=out, heapsize=args.heapsize, run_main=not args.no_main, extra_env=extra_env)

@@ -129,6 +129,10 @@ def _run_ble(args, updates):
         print("  highpass_hz     %d (order %d)" % (st["highpass_hz"], 4 if st["filter_flags"] & codec.FF_HIGHPASS_4TH else 2))
         print("  powerline_hz    %d" % (st["powerline_hz"] if st["filter_flags"] & codec.FF_POWERLINE else 0))
         print("  imu_hz          %d" % st["imu_hz"])
+        bits = st["selftest"]
+        print("  self-test       " + ", ".join("%s %s" % (name, "ok" if bits & bit else "FAIL") for bit, name in (
+            (codec.S_AFE, "front end"), (codec.S_IMU, "IMU"), (codec.S_CLOCK, "clock"), (codec.S_STORAGE, "storage"))
+            if bit != codec.S_IMU or st["imu_hz"]))
         flags = [n for bit, n in codec.FLAG_NAMES if st["flags"] & bit]
         print("  flags           %s" % (", ".join(flags) or "none"))
         if msg:
