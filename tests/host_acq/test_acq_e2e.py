@@ -1,8 +1,10 @@
 """End to end: real firmware nodes under micropython on the virtual air, recorded through bleak.
 
 One simulated world (12 nodes, 5 % bursty loss, forced link losses) serves
-both tests: record all 12 and check every sample against the node files and
-the true clocks; then kill a recorder process with SIGKILL and recover.
+every check, run in order by one test (so pytest-xdist never starts two
+12-node worlds): record all 12 and check every sample against the node files
+and the true clocks; scan; kill a recorder process with SIGKILL and recover;
+stop a recorder with Ctrl-C; rebuild from the raw log.
 """
 
 import asyncio
@@ -31,7 +33,7 @@ DISCONNECTS = [{"node": 3, "at_s": 12.0, "down_s": 1.5}, {"node": 9, "at_s": 15.
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def world(tmp_path_factory):
     d = tmp_path_factory.mktemp("acqworld")
     sc = build_scenario(d / "sim", nodes=12, seconds=WORLD_S, seed=11)
@@ -76,7 +78,7 @@ def _true_g(meta, node_us):
     return np.interp(node_us, k[:, 1], k[:, 0])
 
 
-def test_record_12_nodes_with_loss_and_disconnects_keeps_every_sample(world):
+def check_record_12_nodes_with_loss_and_disconnects_keeps_every_sample(world):
     d, sc, w = world
     while _g(sc) < 6.0:  # start so that both forced link losses fall inside the recording
         time.sleep(0.2)
@@ -117,7 +119,7 @@ def test_record_12_nodes_with_loss_and_disconnects_keeps_every_sample(world):
     assert total_recovered > 12  # 5 % loss: resends really filled holes
 
 
-def test_recorder_killed_mid_trial_is_recovered(world):
+def check_recorder_killed_mid_trial_is_recovered(world):
     d, sc, w = world
     out = d / "killed"
     env = dict(os.environ)
@@ -159,7 +161,7 @@ def test_recorder_killed_mid_trial_is_recovered(world):
     assert [len(c.uv) for c in again.channels] == [len(c.uv) for c in s.channels]
 
 
-def test_scan_lists_the_simulated_nodes(world, capsys):
+def check_scan_lists_the_simulated_nodes(world, capsys):
     from myostride import cli
 
     d, sc, w = world
@@ -170,7 +172,7 @@ def test_scan_lists_the_simulated_nodes(world, capsys):
         assert n["name"] == "myo-%02d" % n["node_id"] and n["firmware"] and 0 <= n["battery_pct"] <= 100 and n["rssi_dbm"] < 0
 
 
-def test_ctrl_c_stops_cleanly_and_keeps_everything(world):
+def check_ctrl_c_stops_cleanly_and_keeps_everything(world):
     d, sc, w = world
     out = d / "ctrlc"
     env = dict(os.environ)
@@ -201,3 +203,10 @@ def test_ctrl_c_stops_cleanly_and_keeps_everything(world):
     assert cli.main(["record", "--rebuild", str(out)]) == 0
     again = json.loads((out / "session.json").read_text())
     assert [n["samples"] for n in again["nodes"]] == [n["samples"] for n in man["nodes"]]
+
+
+def test_live_system_end_to_end(world, capsys):
+    check_record_12_nodes_with_loss_and_disconnects_keeps_every_sample(world)
+    check_scan_lists_the_simulated_nodes(world, capsys)
+    check_recorder_killed_mid_trial_is_recovered(world)
+    check_ctrl_c_stops_cleanly_and_keeps_everything(world)
