@@ -25,9 +25,9 @@ def add_parser(subparsers):
     p.add_argument("--heapsize", help="MicroPython heap, e.g. 256k, to behave like a small board")
     p.add_argument("--no-main", action="store_true", help="do not run main.py at power-up")
     p.add_argument("--sim-node", metavar="NODE_JSON",
-                   help="run the flashed firmware on this simulated node (a node.json written by `myostride sim` "
-                        "or myosim.nodefiles): its board, and the simulator's air for Bluetooth; --dir defaults "
-                        "to the node's filesystem folder")
+                   help="run the flashed firmware on this simulated node (a node.json in myosim.nodefiles "
+                        "format): its simulated board, and Bluetooth on the simulator's air (which must be "
+                        "running); --dir defaults to the node's filesystem folder")
     p.set_defaults(run=run)
 
 
