@@ -103,3 +103,19 @@ def test_manifest_counts_gone_frames_disconnects_and_recovered(tmp_path):
     # frames the stop ack says were sent but never arrived: the tail
     assert n["frames"]["end_seq"] == 60 and n["frames"]["missing_ranges"][-1][2] == "unresolved"
     assert len(s.channels[0].gaps) == 1
+
+
+def test_reused_seq_with_other_content_is_reported_not_mixed(tmp_path):
+    from myowire import codec
+    from myostride.acquire import rawlog
+
+    p = tmp_path / "raw.log"
+    write_fake_session(p, [FakeNode(2)], seconds=1.0, end=False)
+    w = rawlog.RawLogWriter(p)
+    w.append(rawlog.K_DATA, 2, 12_000_000, codec.encode_emg(2, 0, 0, [1] * 113))  # seq 0 again: a rebooted node
+    w.event(12_100_000, "session_end", status="complete")
+    w.close()
+    s = load_session(tmp_path)
+    n = s.meta["nodes"][0]
+    assert n["frames"]["conflicting"] == 1 and n["frames"]["duplicates"] == 0
+    assert np.all(np.diff(s.channels[0].node_k) == 1)

@@ -24,6 +24,7 @@ class NodeLog:
         self.recv_us = {}  # seq -> host us of first arrival
         self.recovered = set()  # seqs that arrived after a higher seq (resent or reordered)
         self.duplicates = 0
+        self.conflicts = []  # (recv_us, seq): a seq seen again with different bytes (node rebooted?)
         self.bad_frames = []  # [(recv_us, error text)]
         self.sync = []  # [(t1, t2, t3, t4)]
         self.replies = []  # decoded ack frames
@@ -122,7 +123,12 @@ def _add_data(node, t_us, payload):
         return
     vt, _nid, _enc, _count, seq, _t0 = _HDR.unpack_from(payload, 0)
     if seq in node.frames:
-        node.duplicates += 1
+        if node.frames[seq] != bytes(payload):
+            # Same seq, other content: the node restarted its counter (reboot).
+            # The frame stays in raw.log; the session reports it instead of mixing streams.
+            node.conflicts.append((t_us, seq))
+        else:
+            node.duplicates += 1
         return
     node.frames[seq] = bytes(payload)
     node.ftype[seq] = vt & 0x0F

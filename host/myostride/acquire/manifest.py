@@ -168,6 +168,9 @@ def _node_entry(nid, nl, m, cfg, start_us):
             "missing_ranges": [[a, b, _range_reason(a, b, gone)] for a, b in ranges_of(missing)],
             "duplicates": nl.duplicates,
             "bad": len(nl.bad_frames),
+            # frames reusing a seq with other content (a node reboot restarts its counter):
+            # kept in raw.log, left out of the arrays; see docs/recording.md
+            "conflicting": len(nl.conflicts),
         },
         "samples": {
             "expected": samples_expected,
