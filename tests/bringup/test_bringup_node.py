@@ -1,7 +1,6 @@
 """`myostride node` over USB serial (virtual board) and BLE (simulated node), and its config rules."""
 
 import json
-import os
 
 import pytest
 from bringup_fixtures import cli, sim_node

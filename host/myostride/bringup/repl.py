@@ -14,7 +14,7 @@ import time
 from ..errors import UserError
 
 try:  # mpremote >= 1.24
-    from mpremote.transport import TransportError, TransportExecError
+    from mpremote.transport import TransportError
     from mpremote.transport_serial import SerialTransport
 except ImportError:  # pragma: no cover - pyproject requires mpremote
     SerialTransport = None

@@ -65,7 +65,7 @@ def _print_config(cfg, prefix="  "):
 
 
 def _run_serial(args, updates):
-    from ..bringup import flash, nodecmd
+    from ..bringup import flash
     from ..bringup.repl import open_board
 
     with open_board(args.port, args.baud) as board:
