@@ -87,6 +87,9 @@ def main(argv=None):
     ap.add_argument("--loss", type=float, default=2.0, help="radio loss %% (bursty)")
     ap.add_argument("--drift-ppm", type=float, default=100.0)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--irq", choices=("schedule", "thread"), default="schedule",
+                    help="node IRQ delivery in the bluetooth emulation: schedule (default, STM32-style: the write "
+                    "IRQ waits for the firmware's idle loop) or thread (ESP32-style synchronous IRQs)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
     a = ap.parse_args(argv)
 
@@ -103,7 +106,8 @@ def main(argv=None):
     node_jsons = {int(json.loads(Path(p).read_text())["node_id"]): p for p in sc.node_jsons}
     mapping = ["%d=%s:%s" % x for x in DEFAULT_LAYOUT[: a.nodes]]
     t0 = time.time()
-    with World(sc.node_jsons, sc.world_path, {"seed": a.seed, "loss_pct": a.loss}, heapsize="1m"):
+    env = {"MYOSTRIDE_SIM_IRQ": a.irq} if a.irq != "schedule" else {}
+    with World(sc.node_jsons, sc.world_path, {"seed": a.seed, "loss_pct": a.loss}, heapsize="1m", env=env):
         man = asyncio.run(record_session(tmp / "rec", mapping, a.seconds, backend="sim", world=sc.world_path))
     wall = time.time() - t0
     s = load_session(tmp / "rec")
@@ -113,8 +117,8 @@ def main(argv=None):
 
     mid = {nid: sync.fit_clock(consistent_exchanges(contents.node(nid))[0], method="midpoint") for nid in node_jsons}
     base = summarize(errors_us(s, node_jsons, mid))
-    print("bench_sync: %d nodes, %.0f s simulated at speed %g (%.1f s wall), loss %g %%, drift +/-%g ppm"
-          % (a.nodes, a.seconds, a.speed, wall, a.loss, a.drift_ppm))
+    print("bench_sync: %d nodes, %.0f s simulated at speed %g (%.1f s wall), loss %g %%, drift +/-%g ppm, node IRQs %s"
+          % (a.nodes, a.seconds, a.speed, wall, a.loss, a.drift_ppm, a.irq))
     print("%-28s %12s %12s %12s" % ("", "median us", "p99 us", "max us"))
     for name, r in (("session (ours) alignment", ours), ("midpoint baseline alignment", base)):
         print("%-28s %12.1f %12.1f %12.1f" % (name, r["align_median_us"], r["align_p99_us"], r["align_max_us"]))

@@ -63,6 +63,8 @@ def run(args):
     rec = Recorder(args.out, args.map, args.seconds, backend=args.backend, config=config, world=args.world,
                    progress=display.update if display else None, scan_s=args.scan_seconds)
     man = asyncio.run(_run(rec, display))
+    if display is not None:
+        print()
     _print_summary(man)
     return 0 if man["status"] in ("complete", "stopped") else 1
 
