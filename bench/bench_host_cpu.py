@@ -15,7 +15,6 @@ speed 1.0 and measures process CPU seconds per wall second of streaming:
 
 import argparse
 import asyncio
-import json
 import statistics
 import sys
 import tempfile

@@ -108,7 +108,7 @@ def main(argv=None):
     t0 = time.time()
     env = {"MYOSTRIDE_SIM_IRQ": a.irq} if a.irq != "schedule" else {}
     with World(sc.node_jsons, sc.world_path, {"seed": a.seed, "loss_pct": a.loss}, heapsize="1m", env=env):
-        man = asyncio.run(record_session(tmp / "rec", mapping, a.seconds, backend="sim", world=sc.world_path))
+        asyncio.run(record_session(tmp / "rec", mapping, a.seconds, backend="sim", world=sc.world_path))
     wall = time.time() - t0
     s = load_session(tmp / "rec")
     ours = summarize(errors_us(s, node_jsons))

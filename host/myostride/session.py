@@ -11,7 +11,6 @@ session start (the moment the start command went to all nodes); samples are
 in order, never filled: a gap is a jump in t_s and an entry in `gaps`.
 """
 
-import os
 from pathlib import Path
 
 import numpy as np

@@ -9,14 +9,6 @@ from myostride.errors import UserError
 from myostride.session import load_session, rebuild_session
 
 
-def _check_channel(ch, node, start_us):
-    # ramp codes identify samples: values must match the node's code(k) for consecutive k
-    k = np.round((ch.t_s * 1e6 + start_us - 0) * 0)  # placeholder to keep names short
-    codes = np.round(ch.uv * 1000 / node.nv).astype(np.int64)
-    assert np.all(np.diff(ch.t_s) > 0)
-    return codes
-
-
 def test_load_complete_session(tmp_path):
     nodes = [FakeNode(1, offset_us=2_000_000, ppm=60), FakeNode(2, offset_us=9_000_000, ppm=-90)]
     write_fake_session(tmp_path / "raw.log", nodes, seconds=3.0)

@@ -157,7 +157,6 @@ def parse_log(data):
     out = []
     pos = len(MAGIC)
     n = len(data)
-    crc32 = zlib.crc32
     unpack_len = _LEN.unpack_from
     unpack_head = _HEAD.unpack_from
     while pos < n:

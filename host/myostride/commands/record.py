@@ -4,7 +4,6 @@ Also `myostride record --rebuild DIR`: rewrite DIR/session.json from DIR/raw.log
 """
 
 import asyncio
-import json
 import signal
 
 from ..errors import UserError
