@@ -116,5 +116,9 @@ def test_ble_node_commands_against_a_simulated_node(tmp_path, monkeypatch):
         assert rc == 2 and "node 7 refused configure" in err
         rc, out, err = cli("node", "identify", "--node", 7, "--backend", "sim", "--seconds", 2)
         assert rc == 0, err
+        rc, out, err = cli("node", "reboot", "--node", 7, "--backend", "sim")
+        assert rc == 0 and "is back and advertising" in out, err
+        rc, out, err = cli("node", "info", "--node", 7, "--backend", "sim")  # back, with its saved config
+        assert rc == 0 and "'L TA'" in out, err
         rc, out, err = cli("node", "info", "--node", 12, "--backend", "sim")
         assert rc == 2 and "node 12 is not advertising" in err and "7" in err

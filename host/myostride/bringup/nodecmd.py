@@ -180,6 +180,20 @@ async def ble_info(link):
     return st, ack.get("message", "")
 
 
+async def wait_rebooted(link, backend, down_s=3.0, up_s=10.0):
+    """After C_REBOOT: wait for the node to drop the link, then to advertise again. True if it did."""
+    from ..acquire.scanner import scan
+
+    loop = asyncio.get_running_loop()
+    end = loop.time() + down_s
+    while link.connected and loop.time() < end:
+        await asyncio.sleep(0.05)
+    if link.connected:
+        return False
+    found = await scan(up_s, backend, want={link.node_id})
+    return link.node_id in found
+
+
 def configure_args_from(updates):
     """C_CONFIGURE argument bytes for the keys the user set (0 = unchanged on the wire)."""
     flags = 0

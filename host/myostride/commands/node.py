@@ -153,6 +153,9 @@ def _run_ble(args, updates):
     async def reboot(link):
         await nodecmd.ble_command(link, codec.C_REBOOT)
         print("Node %d is rebooting" % node)
+        back = await nodecmd.wait_rebooted(link, args.backend)
+        print("Node %d is back and advertising." % node if back else
+              "Node %d has not come back yet; check it with `myostride scan` in a moment." % node)
 
     job = {"info": info, "config": config, "identify": identify, "reboot": reboot}[args.action]
     nodecmd.run_ble(node, args.backend, job)
