@@ -111,3 +111,43 @@ def test_reused_seq_with_other_content_is_reported_not_mixed(tmp_path):
     n = s.meta["nodes"][0]
     assert n["frames"]["conflicting"] == 1 and n["frames"]["duplicates"] == 0
     assert np.all(np.diff(s.channels[0].node_k) == 1)
+
+
+def test_bulk_and_reference_emg_paths_agree():
+    from myostride.acquire import streams
+
+    node = FakeNode(9)
+    frames = []
+    for seq in range(30):
+        fr, _ready = node.next_emg()
+        if seq not in (7, 8):
+            frames.append((seq, fr))
+    rec = {12, 13}
+    a = streams.decode_emg(frames, 2000, rec)
+    saved = streams.bulkdecode
+    try:
+        streams.bulkdecode = None
+        b = streams.decode_emg(frames, 2000, rec)
+    finally:
+        streams.bulkdecode = saved
+    assert saved is not None
+    assert np.array_equal(a.k, b.k) and np.array_equal(a.codes, b.codes) and a.recovered_samples == b.recovered_samples == 2 * 113
+    (i, k_first, k_end), = a.holes()  # frames 7 and 8 are missing: one hole of 226 samples
+    assert i == 7 * 113 and k_end - k_first == 2 * 113 and a.k[i] == k_end
+
+
+def test_loading_a_session_still_being_recorded_is_read_only(tmp_path):
+    from myostride.acquire import rawlog
+
+    p = tmp_path / "raw.log"
+    write_fake_session(p, [FakeNode(1)], seconds=1.0, end=False)
+    w = rawlog.RawLogWriter(p)  # a live recorder holds the lock
+    try:
+        s = load_session(tmp_path)
+        assert s.meta["status"] == "recording" and not s.meta["interrupted"] and "recovery" not in s.meta
+        assert not (tmp_path / "session.json").exists()
+        with pytest.raises(UserError, match="still being recorded"):
+            rebuild_session(tmp_path)
+    finally:
+        w.close()
+    assert load_session(tmp_path).meta["status"] == "interrupted"

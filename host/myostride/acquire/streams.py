@@ -15,6 +15,11 @@ from myowire import codec
 
 from .sync import ClockFit, fit_clock
 
+try:
+    from .. import bulkdecode
+except ImportError:  # the reference path below gives the same result, slower
+    bulkdecode = None
+
 _HDR = struct.Struct("<BBBBIQ")
 
 
@@ -39,30 +44,24 @@ class EmgStream:
 
 
 def decode_emg(frames, fs_hz, recovered_seqs=()):
-    """frames: [(seq, bytes)] of EMG frames in seq order -> EmgStream (channel 0)."""
+    """frames: [(seq, bytes)] of EMG frames in seq order -> EmgStream (channel 0).
+
+    Uses the vectorised bulk decoder (myostride.bulkdecode, same rules as the
+    reference codec, CRC included); frames it rejects are left out here and
+    were already reported by the log scan."""
     if not frames:
         return EmgStream(np.zeros(0, np.int64), np.zeros(0, np.int16), fs_hz, 1, 0)
-    k0s = []
-    counts = []
-    parts = []
-    chans = 1
-    rec = 0
-    scale = fs_hz / 1e6
-    for seq, fr in frames:
-        _vt, _nid, enc, count, _seq, t0 = _HDR.unpack_from(fr, 0)
-        ch = (enc >> 4) + 1
-        chans = ch
-        k0s.append(int(round(t0 * scale)))
-        counts.append(count)
-        parts.append(fr[codec.HEADER_SIZE : len(fr) - codec.CRC_SIZE])
-        if seq in recovered_seqs:
-            rec += count
-    flat = np.frombuffer(b"".join(parts), dtype="<i2")
-    counts = np.asarray(counts, dtype=np.int64)
-    if chans > 1:
-        # Interleaved channels: keep channel 0 (one muscle per node in our layout).
-        flat = flat.reshape(-1, chans)[:, 0]
-    starts = np.repeat(np.asarray(k0s, dtype=np.int64), counts)
+    if bulkdecode is not None:
+        b = bulkdecode.decode_emg_frames([f for _s, f in frames])
+        counts = np.asarray(b.counts, dtype=np.int64)
+        k0 = np.round(b.t0_us.astype(np.float64) * (fs_hz / 1e6)).astype(np.int64)
+        flat = b.samples[:, 0]
+        chans = b.channels
+        rec_mask = np.isin(b.seq.astype(np.int64), np.fromiter(recovered_seqs, dtype=np.int64, count=len(recovered_seqs)))
+        rec = int(counts[rec_mask].sum())
+    else:
+        k0, counts, flat, chans, rec = _decode_emg_py(frames, fs_hz, recovered_seqs)
+    starts = np.repeat(k0, counts)
     offs = np.arange(len(starts), dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
     k = starts + offs
     if np.any(np.diff(k) <= 0):
@@ -73,7 +72,29 @@ def decode_emg(frames, fs_hz, recovered_seqs=()):
         keep = np.concatenate(([True], np.diff(k) > 0))
         k = k[keep]
         flat = flat[keep]
-    return EmgStream(k, flat.astype(np.int16, copy=False), fs_hz, chans, rec)
+    return EmgStream(k, np.ascontiguousarray(flat, dtype=np.int16), fs_hz, chans, rec)
+
+
+def _decode_emg_py(frames, fs_hz, recovered_seqs):
+    """Reference path (no bulk decoder): per-frame header parse, one join for the samples."""
+    k0s = []
+    counts = []
+    parts = []
+    chans = 1
+    rec = 0
+    scale = fs_hz / 1e6
+    for seq, fr in frames:
+        _vt, _nid, enc, count, _seq, t0 = _HDR.unpack_from(fr, 0)
+        chans = (enc >> 4) + 1
+        k0s.append(int(round(t0 * scale)))
+        counts.append(count)
+        parts.append(fr[codec.HEADER_SIZE : len(fr) - codec.CRC_SIZE])
+        if seq in recovered_seqs:
+            rec += count
+    flat = np.frombuffer(b"".join(parts), dtype="<i2")
+    if chans > 1:
+        flat = flat.reshape(-1, chans)[:, 0]  # interleaved: keep channel 0 (one muscle per node)
+    return np.asarray(k0s, dtype=np.int64), np.asarray(counts, dtype=np.int64), flat, chans, rec
 
 
 def decode_imu(frames, imu_hz):
