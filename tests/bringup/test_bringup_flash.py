@@ -196,8 +196,8 @@ def test_switching_to_sources_removes_the_compiled_shadows(board, tmp_path):
 
 
 def test_flash_fits_a_small_heap(tmp_path):
-    """The board-side scripts (write, hash, commit, version) stay within a 32 KB MicroPython heap."""
-    with DevBoard(tmp_path / "fs", run_main=False, heapsize="32k") as dev:
+    """The board-side scripts (write, hash, commit, version, config) work in a 64 KB MicroPython heap."""
+    with DevBoard(tmp_path / "fs", run_main=False, heapsize="64k") as dev:
         rc, out, err = cli("flash", "--port", dev.port, "--node-id", 4, "--no-reset")
         assert rc == 0, err
         assert "Firmware version on the board: 0.1.0" in out

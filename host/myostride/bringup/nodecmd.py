@@ -20,36 +20,45 @@ from .repl import BoardError
 # ---------------------------------------------------------------- serial
 
 _INFO = """
-import json, sys
-_r = {}
-try:
-    _r['config_raw'] = open('config.json').read()
-except OSError:
-    _r['config_raw'] = None
-try:
-    _r['board_json'] = json.load(open('board.json'))
-except Exception as e:
-    _r['board_json'] = None
-try:
-    sys.modules.pop('version', None)
-    import version
-    _r['firmware'] = list(version.FIRMWARE_VERSION)
-except Exception as e:
-    _r['firmware'] = None
-    _r['firmware_error'] = repr(e)
-try:
-    import board, config, status
-    _b = board.load()
-    _r['board_kind'] = getattr(_b, 'name', '?')
-    _mv = _b.battery_mv()
-    _r['battery_mv'] = _mv
-    _r['battery_pct'] = status.battery_pct(_mv)
-    _c, _why = config.load((_b.fs_dir + '/' if _b.fs_dir else '') + config.FILE_NAME, _b)
-    _r['config_effective'] = _c
-    _r['config_problem'] = _why
-except Exception as e:
-    _r['hardware_error'] = repr(e)
-print(json.dumps(_r))
+def _info():
+    import json, sys
+    r = {}
+    try:
+        r['config_raw'] = open('config.json').read()
+    except OSError:
+        r['config_raw'] = None
+    try:
+        r['board_json'] = json.load(open('board.json'))
+    except Exception:
+        r['board_json'] = None
+    try:
+        sys.modules.pop('version', None)
+        import version
+        r['firmware'] = list(version.FIRMWARE_VERSION)
+    except Exception as e:
+        r['firmware'] = None
+        r['firmware_error'] = repr(e)
+    try:
+        import board, config, status
+        b = board.load()
+        r['board_kind'] = getattr(b, 'name', '?')
+        mv = b.battery_mv()
+        r['battery_mv'] = mv
+        r['battery_pct'] = status.battery_pct(mv)
+        c, why = config.load((b.fs_dir + '/' if b.fs_dir else '') + config.FILE_NAME, b)
+        r['config_effective'] = c
+        r['config_problem'] = why
+    except Exception as e:
+        r['hardware_error'] = repr(e)
+    return json.dumps(r)
+import sys, gc
+_before = set(sys.modules)
+print(_info())
+for _m in list(sys.modules):
+    if _m not in _before:
+        del sys.modules[_m]
+del _info, _before, _m
+gc.collect()
 """
 
 

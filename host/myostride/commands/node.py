@@ -68,9 +68,16 @@ def _run_serial(args, updates):
     from ..bringup import flash
     from ..bringup.repl import open_board
 
+    from ..bringup.repl import BoardError, LinkLost
+
     with open_board(args.port, args.baud) as board:
         try:
             _serial_action(args, updates, board)
+        except BoardError as exc:
+            raise UserError("the node reported an error (%s); reboot it (myostride node reboot --port %s) and "
+                            "try again" % (str(exc).strip().splitlines()[-1], args.port))
+        except LinkLost as exc:
+            raise UserError("lost the node on %s (%s); check the cable and try again" % (args.port, exc))
         finally:
             flash.reset_to_run(board)  # entering the REPL stopped main.py: start it again, also after an error
         print("Node restarted." if args.action != "reboot" else "Node rebooted.")
