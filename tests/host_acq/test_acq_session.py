@@ -151,3 +151,19 @@ def test_loading_a_session_still_being_recorded_is_read_only(tmp_path):
     finally:
         w.close()
     assert load_session(tmp_path).meta["status"] == "interrupted"
+
+
+def test_sync_timestamps_off_by_a_tick_wrap_are_put_back(tmp_path):
+    from myostride.acquire import logscan, streams
+
+    node = FakeNode(4, offset_us=5_000_000, ppm=30)
+    write_fake_session(tmp_path / "raw.log", [node], seconds=3.0)
+    nl = logscan.scan_log(tmp_path / "raw.log").node(4)
+    good = list(nl.sync)
+    half = len(good) // 2
+    wrap = streams.TICK_WRAP_US
+    nl.sync = good[:half] + [(t1, t2 + wrap, t3 + wrap, t4) for t1, t2, t3, t4 in good[half:]]
+    nl.sync.append((good[-1][0] + 1000, good[-1][1] + 7_000_000, good[-1][2] + 7_000_000, good[-1][3] + 1000))  # nonsense
+    rows, fixed, dropped = streams.consistent_exchanges(nl)
+    assert fixed == len(good) - half and dropped == 1
+    assert rows == [tuple(r) for r in good]

@@ -186,9 +186,9 @@ def consistent_exchanges(nodelog, emg=None, tolerance_us=500_000):
     for t1, t2, t3, t4 in rows:
         d = (t1 - t2) - ref
         n = int(round(d / TICK_WRAP_US))
-        if n:
-            t2 += -n * TICK_WRAP_US
-            t3 += -n * TICK_WRAP_US
+        if n:  # d = -2**30 when t2 is 2**30 too late: t2 += n * 2**30 puts it back
+            t2 += n * TICK_WRAP_US
+            t3 += n * TICK_WRAP_US
             fixed += 1
             d = (t1 - t2) - ref
         if abs(d) > tolerance_us:
