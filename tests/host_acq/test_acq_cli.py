@@ -75,3 +75,13 @@ def test_live_table_renders_every_column():
     text = con.export_text()
     for w in ("recording 12.3 s of 60 s", "node01", "2001", "2.5", "41.2", "LEAD OFF", "down (2 drops)", "88"):
         assert w in text
+
+
+def test_failed_setup_leaves_no_session_and_says_why(tmp_path):
+    from myostride import cli
+
+    out = tmp_path / "trial"
+    rc = cli.main(["record", "--backend", "sim", "--world", str(tmp_path / "no-world.json"), "--out", str(out),
+                   "--map", "1=left:soleus", "--seconds", "1", "--no-live", "--scan-seconds", "0.5"])
+    assert rc == 2
+    assert not out.exists()  # nothing was recorded: the same --out can be used again

@@ -106,6 +106,7 @@ class Recorder:
     # ------------------------------------------------------------ setup
 
     def _open(self):
+        self.created_dir = not self.out.exists()
         self.out.mkdir(parents=True, exist_ok=True)
         if (self.out / rawlog.LOG_NAME).exists():
             raise UserError("%s already holds a recorded session (raw.log); choose a new --out directory" % self.out)
@@ -386,10 +387,18 @@ class Recorder:
             await asyncio.gather(*(st.link.disconnect() for st in self.nodes.values() if st.link is not None), return_exceptions=True)
             self.log.event(self.clock_us(), "session_end", status=status, reason=self.end_reason or status)
             self.log.close()
-            try:
-                man = self._write_manifest()
-            except Exception as exc:  # never mask the session's own outcome; raw.log has everything
-                man = {"status": "unsummarised", "error": "could not write session.json: %r; run `myostride record --rebuild %s`" % (exc, self.out)}
+            if self.t_start is None:
+                # Failed before any node was started (no node found, refused config):
+                # nothing was recorded, so leave no session behind to block this --out.
+                # (No return here: the exception that got us here must propagate.)
+                self._remove_empty_session()
+                man = None
+            else:
+                try:
+                    man = self._write_manifest()
+                except Exception as exc:  # never mask the session's own outcome; raw.log has everything
+                    man = {"status": "unsummarised", "nodes": [],
+                           "end_reason": "could not write session.json: %r; run `myostride record --rebuild %s`" % (exc, self.out)}
         return man
 
     async def _start_node(self, st, tasks):
@@ -415,6 +424,18 @@ class Recorder:
             self.log.event(self.clock_us(), "started", node_id=st.node_id, ack_status=reply.get("status"), ack_value=first,
                            first_seq=first if fresh else None)
             return
+
+    def _remove_empty_session(self):
+        for name in (rawlog.LOG_NAME, manifest_mod.MANIFEST_NAME):
+            try:
+                (self.out / name).unlink()
+            except FileNotFoundError:
+                pass
+        if self.created_dir:
+            try:
+                self.out.rmdir()
+            except OSError:
+                pass  # something else is in there: leave the folder
 
     async def _warm_sync(self, st):
         for _ in range(8):

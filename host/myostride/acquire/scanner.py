@@ -85,5 +85,9 @@ async def scan(seconds=3.0, backend="ble", want=None, scanner_kwargs=None):
     except UserError:
         raise
     except Exception as exc:  # bleak raises BleakError / OSError for a missing adapter or world
-        raise UserError("cannot scan with the %s backend: %s" % (backend, exc))
+        if backend == "ble":
+            raise UserError("cannot scan for Bluetooth nodes (%s): is a Bluetooth adapter present and switched on "
+                            "(Linux: the bluetooth service running)? To try without hardware use --backend sim with "
+                            "`myostride sim` running" % exc)
+        raise UserError("cannot scan the simulator: %s" % exc)
     return found
