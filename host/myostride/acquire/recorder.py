@@ -342,6 +342,10 @@ class Recorder:
 
     async def run(self, stop_event=None):
         stop_event = stop_event or asyncio.Event()
+        try:
+            self.clock_us()  # the simulator's clock needs its world file
+        except Exception as exc:
+            raise UserError("cannot use the %s backend: %s" % (self.backend, exc))
         self._open()
         tasks = []
         status = "failed"
