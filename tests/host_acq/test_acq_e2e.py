@@ -21,6 +21,7 @@ import pytest
 from scipy import signal as sps
 
 from myosim import nodefiles
+from myowire import codec
 from myosim.scenario import DEFAULT_LAYOUT, build_scenario
 from myosim.world import World
 from myostride.acquire.recorder import record_session
@@ -63,12 +64,15 @@ def _node_meta(sc):
     return out
 
 
-def _reference_codes(node_dir, meta):
-    """What the node streams: its ADC codes through its high-pass (firmware's Q14 coefficients)."""
+def _reference_codes(node_dir, meta, status):
+    """What the node streams: its ADC codes through its high-pass (firmware's Q14 coefficients,
+    corner and order as its status frame reports them)."""
+
     coeffs = {}
     exec((REPO / "firmware" / "coeffs.py").read_text(), coeffs)
-    sec = np.asarray(coeffs["HIGHPASS"][(meta["emg_hz"], 20, 2)], dtype=np.float64) / 2.0 ** coeffs["Q"]
-    sos = np.array([[sec[0], sec[1], sec[2], 1.0, sec[3], sec[4]]])
+    order = 4 if status["filter_flags"] & codec.FF_HIGHPASS_4TH else 2
+    sec = np.asarray(coeffs["HIGHPASS"][(meta["emg_hz"], status["highpass_hz"], order)], dtype=np.float64) / 2.0 ** coeffs["Q"]
+    sos = np.array([[s[0], s[1], s[2], 1.0, s[3], s[4]] for s in sec.reshape(-1, 5)])
     raw = np.fromfile(node_dir / "emg.i16", dtype="<i2").astype(np.float64)
     return sps.sosfilt(sos, raw)
 
@@ -103,7 +107,8 @@ def check_record_12_nodes_with_loss_and_disconnects_keeps_every_sample(world):
         assert entry["samples"]["received"] == len(ch.uv) > 12 * 2000 * 0.95
         # values: the node's own ADC codes through its high-pass, sample for sample
         node_dir, meta = metas[ch.node_id]
-        ref = _reference_codes(node_dir, meta)[ch.node_k]
+        assert not ch.status["filter_flags"] & codec.FF_POWERLINE  # powerline removal off, as configured
+        ref = _reference_codes(node_dir, meta, ch.status)[ch.node_k]
         codes = ch.uv * 1000.0 / meta["nv_per_lsb"]
         diff = np.abs(codes - ref)
         assert np.percentile(diff, 99.9) <= 3.0, (ch.label, np.percentile(diff, 99.9))
