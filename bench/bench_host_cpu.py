@@ -103,7 +103,7 @@ def main(argv=None):
     nodefiles.write_world(sc.world_path, tmp / "air.sock", tmp / "host.sock", total, speed=1.0)
     ids = list(range(1, a.nodes + 1))
     base, rec = [], []
-    with World(sc.node_jsons, sc.world_path, {"seed": 2, "loss_pct": a.loss}, heapsize="1m") as w:
+    with World(sc.node_jsons, sc.world_path, {"seed": 2, "loss_pct": a.loss}) as w:
         cpu_w0 = w.cpu_seconds()
         t_w0 = time.monotonic()
         for r in range(a.repeat):

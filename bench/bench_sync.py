@@ -107,7 +107,7 @@ def main(argv=None):
     mapping = ["%d=%s:%s" % x for x in DEFAULT_LAYOUT[: a.nodes]]
     t0 = time.time()
     env = {"MYOSTRIDE_SIM_IRQ": a.irq} if a.irq != "schedule" else {}
-    with World(sc.node_jsons, sc.world_path, {"seed": a.seed, "loss_pct": a.loss}, heapsize="1m", env=env):
+    with World(sc.node_jsons, sc.world_path, {"seed": a.seed, "loss_pct": a.loss}, env=env):
         asyncio.run(record_session(tmp / "rec", mapping, a.seconds, backend="sim", world=sc.world_path))
     wall = time.time() - t0
     s = load_session(tmp / "rec")

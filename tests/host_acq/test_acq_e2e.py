@@ -41,7 +41,7 @@ def world(tmp_path_factory):
     sock = Path("/tmp") / ("acq-%d-%d" % (os.getpid(), int(time.time() * 1000) % 100000))
     sock.mkdir()
     nodefiles.write_world(sc.world_path, sock / "air.sock", sock / "host.sock", WORLD_S, speed=1.0)
-    w = World(sc.node_jsons, sc.world_path, {"seed": 11, "loss_pct": 5.0, "burst_len": 3.0, "disconnects": DISCONNECTS}, heapsize="1m")
+    w = World(sc.node_jsons, sc.world_path, {"seed": 11, "loss_pct": 5.0, "burst_len": 3.0, "disconnects": DISCONNECTS})
     w.start()
     try:
         yield d, sc, w
