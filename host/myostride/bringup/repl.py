@@ -20,6 +20,7 @@ except ImportError:  # pragma: no cover - pyproject requires mpremote
     SerialTransport = None
 
 READ_TIMEOUT_S = 5
+OPEN_RETRY_S = 3.0
 WRITE_CHUNK = 768  # raw bytes per exec: base64 keeps each command under ~1 kB
 
 
@@ -40,11 +41,20 @@ def open_board(port, baudrate=115200):
             "serial port %s does not exist; plug the node in and list ports with "
             "`python -m serial.tools.list_ports` (or start a virtual board: myostride devboard)" % port
         )
-    try:
-        # A read timeout so a board that stops answering (reset, unplugged) ends in an error, not a hang.
-        transport = SerialTransport(port, baudrate=baudrate, timeout=READ_TIMEOUT_S)
-    except Exception as exc:
-        raise UserError("cannot open %s (%s); is another program (a serial monitor, mpremote) using it?" % (port, exc))
+    # A read timeout so a board that stops answering (reset, unplugged) ends in an error, not a hang.
+    # Opening is retried briefly: right after a reset the port can be busy for a moment (a
+    # process starting on the board side may still hold its lock).
+    deadline = time.monotonic() + OPEN_RETRY_S
+    while True:
+        try:
+            transport = SerialTransport(port, baudrate=baudrate, timeout=READ_TIMEOUT_S)
+            break
+        except Exception as exc:
+            if time.monotonic() < deadline:
+                time.sleep(0.1)
+                continue
+            raise UserError("cannot open %s (%s); is another program (a serial monitor, mpremote) using it?"
+                            % (port, _open_error(port) or exc))
     board = Board(transport, port)
     try:
         _enter_raw(transport)
@@ -55,6 +65,17 @@ def open_board(port, baudrate=115200):
             "(see `myostride flash --help`) and is the baud rate right?" % (port, exc)
         )
     return board
+
+
+def _open_error(port):
+    """The operating system's reason a port cannot be opened (mpremote hides it)."""
+    import serial
+
+    try:
+        serial.Serial(port, exclusive=True).close()
+    except Exception as exc:
+        return str(exc)
+    return None
 
 
 def _enter_raw(transport, attempts=2):
@@ -97,9 +118,14 @@ class Board:
         except Exception:
             pass
         try:
-            self.t.close()
+            self.t.close()  # also drops RTS/DTR, which a pty may refuse
         except Exception:
             pass
+        finally:
+            try:
+                self.t.serial.close()  # always release the port (and its exclusive lock)
+            except Exception:
+                pass
 
     def exec(self, code, timeout=30):
         """Run code on the board; returns its stdout as text. Raises BoardError / LinkLost."""
