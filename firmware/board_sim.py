@@ -5,6 +5,7 @@ The node's crystal is the piecewise-linear table clock_knots (global sim time
 every simulator process. EMG sample k exists at node time k * 1e6 / emg_hz and
 is handed to the firmware, once the node clock has passed it, through
 ring.put: the same call the data-ready interrupt makes on the reference board.
+Samples are delivered from k = 0 (node boot), so the same files give the same frames.
 The firmware sees the clock only as a wrapping 30-bit ticks counter.
 """
 
@@ -134,20 +135,14 @@ class SimBoard:
 
     # ---- acquisition
     def start(self, emg_ring, imu_ring, imu_hz, foot_cb, emg_hz):
-        """Switch the simulated ADC and IMU on: the first sample is the next one due."""
+        """Switch the simulated ADC and IMU on. Sampling runs from k = 0 at the node's
+        boot (a restart continues the indices): the first poll catches up on the samples
+        taken since, so the filter history, frame boundaries and seq numbers depend only
+        on the node files, not on when the process got going."""
         if emg_hz != self.default_emg_hz:
             raise ValueError("simulated board records at %d Hz only" % self.default_emg_hz)
         if imu_hz and imu_hz not in self.imu_rates:
             raise ValueError("simulated IMU records at %s Hz only" % (self.imu_rates,))
-        now = self.node_us()
-        if self._emg_ring is None:
-            self._emg_k = now * self.default_emg_hz // 1000000 + 1
-            self._emg.seek(2 * self._emg_k)
-            while self._foot_i < self._foot_n and self._foot_k(self._foot_i) < self._emg_k:
-                self._foot_i += 1
-            if self._imu is not None:
-                self._imu_j = now * self.imu_rates[0] // 1000000 + 1
-                self._imu.seek(12 * self._imu_j)
         self._emg_ring = emg_ring
         self._imu_ring = imu_ring
         self._imu_hz = imu_hz
@@ -216,7 +211,11 @@ class SimBoard:
 
     # ---- housekeeping
     def battery_mv(self):
-        hours = self.node_us() / 3.6e9
+        return self.battery_mv_at(self.node_us())
+
+    def battery_mv_at(self, node_us):
+        """Battery at a node time: status frames ask at their own sample time (deterministic)."""
+        hours = node_us / 3.6e9
         mv = int(self._mv0 - self._mv_per_h * hours)
         return mv if mv > 0 else 0
 

@@ -155,3 +155,20 @@ def _copy16(src, soff: int, dst, doff: int, n: int):
     while i < n:
         q[b + i] = p[a + i]
         i += 1
+
+
+@micropython.viper
+def full_scale_count(buf, off: int, n: int) -> int:
+    """Raw int16 codes at the converter's full scale (0x7FFF or 0x8000) in buf[off:off+2n].
+    Counted as the main loop takes samples (not when the interrupt stores them), so which
+    status frame reports clipping depends only on the samples, not on timing."""
+    p = ptr16(buf)
+    i = off >> 1
+    end = i + n
+    c = 0
+    while i < end:
+        v = p[i]
+        if v == 0x7FFF or v == 0x8000:
+            c += 1
+        i += 1
+    return c

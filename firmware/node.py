@@ -1,12 +1,16 @@
 """The node application: acquisition -> filter -> packetiser -> frame store -> radio.
 
 The data-ready interrupt (or the simulated board) fills the EMG ring; the main
-loop drains it in blocks, filters every sample (always, so the filter is
-settled when streaming starts), and while streaming cuts frames of the size the
-negotiated MTU calls for into the frame store, which the radio empties. A gap
-the ring reports (overrun) closes the current frame early and moves the
-sample index on, so timestamps stay exact and the loss shows as a seq-less gap
-in sample time plus the overrun count in status.
+loop drains it and filters every sample (always, so the filter is settled when
+streaming starts). Frames are cut on fixed sample boundaries counted from boot
+(EMG frame i holds samples [i*n, (i+1)*n) for the MTU's n; IMU likewise) and the
+streams' frames take seq numbers in node-time order: before an EMG frame is
+stored, every IMU, footswitch and status frame due by its last sample is. So a
+frame's seq and bytes depend only on the samples and the MTU, never on how the
+main loop happened to batch them. Every frame is stored, streaming or not;
+START makes the store's frames live from the frame in progress on. A gap the
+ring reports (overrun) closes the current frame early and moves the sample
+index on, so timestamps stay exact and the loss shows in status.
 """
 
 from myowire import codec
@@ -15,10 +19,10 @@ import config
 import status
 from clock import Clock
 from commands import Commands
-from filters import FilterChain
+from filters import FilterChain, full_scale_count
 from framestore import for_board
 from packetizer import Packetizer, SampleClock, imu_samples_for_mtu
-from radio import Radio
+from radio import PREFERRED_MTU, Radio
 from ring import Ring
 from version import FIRMWARE_VERSION
 
@@ -28,6 +32,16 @@ from framestore import STORE_SECONDS
 _EMG_RING = 2048  # ~1 s at 2 kHz between main-loop passes before overrun
 _IMU_RING = 256
 _MAX_PENDING_CMDS = 8
+_MAX_FOOT_EVENTS = 32
+_FILTER_KEYS = ("emg_hz", "highpass_hz", "highpass_order", "powerline_hz")
+_RATE_KEYS = ("emg_hz", "imu_hz")
+
+
+def _changed(a, b, keys):
+    for k in keys:
+        if a[k] != b[k]:
+            return True
+    return False
 
 
 class Node:
@@ -52,24 +66,35 @@ class Node:
         self.foot_events = []
         self.streaming = False
         self.overrun_samples = 0
-        self.clipped = 0
+        self.clipped = 0  # saturated filter outputs since the last periodic status
+        self.raw_clipped = 0  # raw codes at full scale since the last periodic status
         self.lead_off = False
         self.reboot_at_us = 0
         self._pending_cmds = []
         self._mtu_pending = 0
-        self._apply_config()
+        self._mtu = PREFERRED_MTU  # frame size from boot: what the node asks the central for
+        self.emg_n = 0
+        self.imu_n = 0
+        self._bat_at = getattr(board, "battery_mv_at", None)
+        self._apply_config(None)
         self.commands = Commands(self)
         self.radio = Radio(bluetooth, self.store, self)
         self._start_board()
-        self._next_status_us = self.clock.now_us()
+        now = self.clock.now_us()
+        self._fallback_us = now + 2 * STATUS_PERIOD_US
+        self._fallback_k = -1
+        self._status(now, False)  # the readable status until the first periodic one
         self._advertise()
 
-    def _apply_config(self):
+    def _apply_config(self, old):
+        """Apply self.cfg; the filter is rebuilt (and re-primed) only if its settings
+        changed, so a configure that repeats them leaves the sample stream untouched."""
         c = self.cfg
-        self.filter = FilterChain(c["emg_hz"], c["highpass_hz"], c["highpass_order"], c["powerline_hz"])
+        if old is None or _changed(old, c, _FILTER_KEYS):
+            self.filter = FilterChain(c["emg_hz"], c["highpass_hz"], c["highpass_order"], c["powerline_hz"])
+            self._prime = True  # settle the filter on the first sample that arrives
         self.pk.node_id = c["node_id"]
-        radio = getattr(self, "radio", None)
-        self._set_mtu(radio.mtu if radio is not None and radio.connected() else 23)
+        self._set_mtu(self._mtu)
 
     def _start_board(self):
         """(Re)start acquisition and align sample indices with what the board delivers next."""
@@ -80,19 +105,34 @@ class Node:
         self.imu_clock = SampleClock(c["imu_hz"], j_epoch, epoch_us) if c["imu_hz"] else None
         self.emg_ring.reset()
         self.imu_ring.reset()
-        self._prime = True  # settle the filter on the first sample that arrives
+        self._prime = True  # a (re)started converter: settle the filter on its first sample
         self.fill = 0
         self.k0 = self.board.emg_next()
+        self.emg_end = (self.k0 // self.emg_n + 1) * self.emg_n
         self.imu_fill = 0
         self.j0 = self.board.imu_next()
+        self.imu_end = (self.j0 // self.imu_n + 1) * self.imu_n
+        hz = c["emg_hz"]
+        self.status_k = (self.k0 + hz - 1) // hz * hz  # periodic status at every whole second of samples
+        self.foot_events = []
 
     def _set_mtu(self, mtu):
-        """Frame sizes for this MTU (main loop only); a longer partial frame goes out first."""
-        self.emg_n = codec.emg_samples_for_mtu(mtu)
-        self.imu_n = imu_samples_for_mtu(mtu)
-        if getattr(self, "fill", 0) >= self.emg_n:
+        """Frame sizes for this MTU (main loop only). Boundaries stay multiples of the frame
+        size counted from boot; a partial frame already past the new boundary goes out now."""
+        self._mtu = mtu
+        n = codec.emg_samples_for_mtu(mtu)
+        ni = imu_samples_for_mtu(mtu)
+        if n == self.emg_n and ni == self.imu_n:
+            return
+        self.emg_n = n
+        self.imu_n = ni
+        if not hasattr(self, "k0"):
+            return  # boot: _start_board sets the boundaries
+        self.emg_end = (self.k0 // n + 1) * n
+        if self.fill and self.k0 + self.fill >= self.emg_end:
             self._emit_emg()
-        if getattr(self, "imu_fill", 0) >= self.imu_n:
+        self.imu_end = (self.j0 // ni + 1) * ni
+        if self.imu_fill and self.j0 + self.imu_fill >= self.imu_end:
             self._emit_imu()
 
     def _advertise(self):
@@ -145,13 +185,14 @@ class Node:
         while more:
             more = self.board.poll()
             self._drain_emg()
-            if self.imu_clock is not None:
-                self._drain_imu()
-        if self.foot_events and self.streaming:
-            self._emit_foot()
-        if now >= self._next_status_us:
-            self._next_status_us = now + STATUS_PERIOD_US
-            self._status(now, self.streaming)
+        if now >= self._fallback_us:
+            # periodic status frames follow the samples; if the converter has delivered
+            # nothing for 2 s (no front end), refresh the status from the clock instead
+            self._fallback_us = now + 2 * STATUS_PERIOD_US
+            k = self.k0 + self.fill
+            if k == self._fallback_k:
+                self._status(now, self.streaming)
+            self._fallback_k = k
         self.radio.pump()
         if self.reboot_at_us and now >= self.reboot_at_us:
             self._reboot()
@@ -160,16 +201,17 @@ class Node:
         ring = self.emg_ring
         stage = self.stage
         while True:
-            n = ring.take(stage, 2 * self.fill, self.emg_n - self.fill)
+            o = 2 * self.fill
+            n = ring.take(stage, o, self.emg_end - self.k0 - self.fill)
             if n:
                 if self._prime:
                     self._prime = False
-                    o = 2 * self.fill
                     x0 = stage[o] | (stage[o + 1] << 8)
                     self.filter.prime(x0 - 0x10000 if x0 & 0x8000 else x0)
-                self.clipped += self.filter.run(stage, 2 * self.fill, stage, 2 * self.fill, n)
+                self.raw_clipped += full_scale_count(stage, o, n)
+                self.clipped += self.filter.run(stage, o, stage, o, n)
                 self.fill += n
-                if self.fill >= self.emg_n:
+                if self.k0 + self.fill >= self.emg_end:
                     self._emit_emg()
                 continue
             lost = ring.pop_gap()
@@ -178,58 +220,102 @@ class Node:
             if self.fill:
                 self._emit_emg()
             self.k0 += lost
+            self.emg_end = (self.k0 // self.emg_n + 1) * self.emg_n
             self.overrun_samples += lost
 
     def _emit_emg(self):
-        if self.streaming:
-            self.pk.emg_frame(self.stage, self.fill, self.emg_clock.at(self.k0))
+        """Store the EMG frame [k0, k0 + fill), after every other frame due by its last sample."""
+        self._emit_due(self.k0 + self.fill - 1)
+        self.pk.emg_frame(self.stage, self.fill, self.emg_clock.at(self.k0))
         if not self.lead_off and self.board.lead_off(self.k0, self.k0 + self.fill):
             self.lead_off = True  # also while idle: the host checks electrodes before a trial
         self.k0 += self.fill
         self.fill = 0
+        self.emg_end = (self.k0 // self.emg_n + 1) * self.emg_n
 
-    def _drain_imu(self):
+    def _emit_due(self, k_last):
+        """Store, in node-time order, the IMU, footswitch and status frames due at or
+        before EMG sample k_last (ties: IMU, then footswitch, then status)."""
+        hz = self.cfg["emg_hz"]
+        while True:
+            jl = -1
+            if self.imu_clock is not None and self._imu_le(self.imu_end - 1, k_last) and self._fill_imu():
+                jl = self.imu_end - 1
+            fk = self.foot_events[0][0] if self.foot_events else -1
+            if fk > k_last:
+                fk = -1
+            sk = self.status_k if self.status_k <= k_last else -1
+            if jl >= 0 and (fk < 0 or self._imu_le(jl, fk)) and (sk < 0 or self._imu_le(jl, sk)):
+                self._emit_imu()
+            elif fk >= 0 and (sk < 0 or fk <= sk):
+                self._emit_foot_one()
+            elif sk >= 0:
+                self.status_k = sk + hz
+                self._status_at(sk)
+            else:
+                return
+
+    def _imu_le(self, j, k):
+        """True if IMU record j is not later than EMG sample k (exact, small ints only)."""
+        ic = self.imu_clock
+        ec = self.emg_clock
+        a = j - ic.k_epoch
+        b = k - ec.k_epoch
+        ih = ic.rate_hz
+        eh = ec.rate_hz
+        qa = a // ih
+        qb = b // eh
+        if qa != qb:
+            return qa < qb
+        return (a - qa * ih) * eh <= (b - qb * eh) * ih
+
+    def _fill_imu(self):
+        """Take IMU records up to the current frame's boundary; True once it is complete.
+        A ring gap closes the partial frame at once and moves the record index on."""
         ring = self.imu_ring
         while True:
-            n = ring.take(self.imu_stage, 12 * self.imu_fill, self.imu_n - self.imu_fill)
+            want = self.imu_end - self.j0 - self.imu_fill
+            if want <= 0:
+                return True
+            n = ring.take(self.imu_stage, 12 * self.imu_fill, want)
             if n:
                 self.imu_fill += n
-                if self.imu_fill >= self.imu_n:
-                    self._emit_imu()
                 continue
             lost = ring.pop_gap()
             if not lost:
-                return
+                return False
             if self.imu_fill:
                 self._emit_imu()
             self.j0 += lost
+            self.imu_end = (self.j0 // self.imu_n + 1) * self.imu_n
 
     def _emit_imu(self):
-        if self.streaming:
-            self.pk.imu_frame(self.imu_stage, self.imu_fill, self.imu_clock.at(self.j0))
+        self.pk.imu_frame(self.imu_stage, self.imu_fill, self.imu_clock.at(self.j0))
         self.j0 += self.imu_fill
         self.imu_fill = 0
+        self.imu_end = (self.j0 // self.imu_n + 1) * self.imu_n
 
     def _foot_edge(self, k, inp, lvl):
-        if len(self.foot_events) < 32:
+        if len(self.foot_events) < _MAX_FOOT_EVENTS:
             self.foot_events.append((k, inp, lvl))
 
-    def _emit_foot(self):
-        t = self.emg_clock
-        for k, inp, lvl in self.foot_events:
-            t.at(k)
-            self.pk.foot_frame(t.s * 1000000 + t.us, [(0, inp, lvl)])
-        self.foot_events = []
+    def _emit_foot_one(self):
+        k, inp, lvl = self.foot_events.pop(0)
+        t = self.emg_clock.at(k)
+        self.pk.foot_frame(t.s * 1000000 + t.us, [(0, inp, lvl)])
 
     # ---- status
-    def flags(self):
+    def flags(self, battery_mv, consume=False):
+        """Status flags; consume: a periodic status clears the latched lead-off/clipping."""
         f = 0
         if self.lead_off:
             f |= codec.F_LEAD_OFF
-        raw = self.emg_ring.take_clipped()
-        if self.clipped or raw:
-            self.clipped = 0
+        if self.clipped or self.raw_clipped:
             f |= codec.F_CLIPPING
+        if consume:
+            self.lead_off = False
+            self.clipped = 0
+            self.raw_clipped = 0
         if self.overrun_samples:
             f |= codec.F_OVERRUN
         if self.cfg_error:
@@ -238,27 +324,38 @@ class Node:
             f |= codec.F_IMU
         if self.streaming:
             f |= codec.F_STREAMING
-        if self.board.battery_mv() < status.LOW_BATTERY_MV:
+        if battery_mv < status.LOW_BATTERY_MV:
             f |= codec.F_LOW_BATTERY
         if self.radio.connected():
-            f |= codec.F_CONNECTED
+            f |= codec.F_CONNECTED  # the one field that reflects the link, not the samples
         return f
 
-    def status_fields(self):
+    def status_fields(self, battery_mv=None, consume=False):
+        if battery_mv is None:
+            battery_mv = self.board.battery_mv()
         return status.fields(
             self.cfg,
-            self.board.battery_mv(),
-            self.flags(),
+            battery_mv,
+            self.flags(battery_mv, consume),
             self.board.selftest,
             self.board.nv_per_lsb,
             self.overrun_samples,
             self.store.oldest_seq(),
         )
 
+    def _status_at(self, k):
+        """The periodic status frame, due at EMG sample k (a whole second of samples):
+        stamped with k's time and the battery at that time, so it depends on the samples only."""
+        t = self.emg_clock.at(k)
+        t_us = t.s * 1000000 + t.us
+        mv = self._bat_at(t_us) if self._bat_at is not None else self.board.battery_mv()
+        seq = self.pk.status_frame(t_us, self.status_fields(mv, True))
+        self.radio.set_status_value(self.store.frame(seq))
+
     def _status(self, now, to_store):
-        """Refresh the readable status; while streaming also send it as a data frame."""
+        """Status at node time now (status command, or no samples arriving): refresh the
+        readable status; to_store also sends it as a data frame."""
         fields = self.status_fields()
-        self.lead_off = False
         if to_store:
             frame = self.store.frame(self.pk.status_frame(now, fields))
         else:
@@ -275,19 +372,15 @@ class Node:
         return codec.encode_sync_reply(self.cfg["node_id"], cmd_id, t1_us, t2_us, self.clock.now_us())
 
     def start_streaming(self):
+        """Go live from the next frame stored: the one holding the samples of 'now' (or a
+        frame due before it). Frames are cut and numbered from boot either way."""
         if self.streaming:
             return codec.ACK_OK, self.store.next_seq, "already streaming"
         self._drain_emg()
-        self.k0 += self.fill  # samples filtered before start are not sent
-        self.fill = 0
-        if self.imu_clock is not None:
-            self._drain_imu()
-        self.j0 += self.imu_fill
-        self.imu_fill = 0
-        self.foot_events = []
+        first = self.store.next_seq
+        self.radio.open_live(first)
         self.streaming = True
-        self._next_status_us = self.clock.now_us()
-        return codec.ACK_OK, self.store.next_seq, ""
+        return codec.ACK_OK, first, ""
 
     def stop_streaming(self):
         if not self.streaming:
@@ -295,12 +388,14 @@ class Node:
         self._drain_emg()
         if self.fill:
             self._emit_emg()
+        else:
+            self._emit_due(self.k0 - 1)
         if self.imu_clock is not None:
-            self._drain_imu()
+            self._fill_imu()
             if self.imu_fill:
                 self._emit_imu()
-        self._emit_foot()
         self.streaming = False
+        self.radio.close_live()
         return codec.ACK_OK, self.store.next_seq, ""
 
     def configure(self, a):
@@ -340,10 +435,12 @@ class Node:
             config.save(self.cfg_path, new)
         except OSError as e:
             return codec.ACK_BUSY, 0, "cannot save config: %s" % e
+        old = self.cfg
         self.cfg = new
         self.cfg_error = None
-        self._apply_config()
-        self._start_board()
+        self._apply_config(old)
+        if _changed(old, new, _RATE_KEYS):
+            self._start_board()  # same rates: sampling, filter and frame boundaries run on
         return codec.ACK_OK, 0, ""
 
     def _keep_rejected_config(self):
@@ -393,7 +490,9 @@ class Node:
             self.radio.reset_queue()
             self.overrun_samples = 0
             self.clipped = 0
+            self.raw_clipped = 0
             self.lead_off = False
             self.cfg, self.cfg_error = config.load(self.cfg_path, self.board)
-            self._apply_config()
+            self._mtu = PREFERRED_MTU
+            self._apply_config(None)
             self._start_board()

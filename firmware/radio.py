@@ -3,7 +3,8 @@ the simulator's emulation on the unix port; only the API subset both share).
 
 One central at a time. Data frames are sent from the frame store (the store is
 the transmit queue): live frames in seq order first, then resend ranges the
-host asked for. A frame longer than MTU-3 goes out as codec fragments. When the
+host asked for. The store numbers frames from boot, streaming or not; only the
+frames between START and STOP are live (open_live / close_live). A frame longer than MTU-3 goes out as codec fragments. When the
 stack's buffers are full (OSError ENOMEM) the frame stays where it is and the
 radio backs off, doubling the pause, so nothing is lost. After a disconnect it
 advertises again while the node keeps sampling into the store.
@@ -27,6 +28,7 @@ _FLAG_NOTIFY = const(0x0010)
 _ENOMEM = const(12)
 _ADV_INTERVAL_US = const(100000)
 _PREFERRED_MTU = const(247)
+PREFERRED_MTU = _PREFERRED_MTU  # what the node asks for; its frame size until an MTU exchange
 _DEFAULT_MTU = const(23)
 _BACKOFF_MIN_MS = const(2)
 _BACKOFF_MAX_MS = const(64)
@@ -65,6 +67,8 @@ class Radio:
         self._txmv = memoryview(self._tx)
         self._views = {}  # length -> memoryview of _tx: exact-length buffers without allocating
         self.live_next = store.next_seq
+        self.live_open = False  # streaming: every new frame is live
+        self.live_end = store.next_seq  # not streaming: live frames end before this seq
         self._cur = -1  # seq being sent
         self._cur_frag = 0  # next fragment index of it
         self._cur_step = 0  # its fragment payload size, fixed once it started
@@ -198,9 +202,24 @@ class Radio:
         self._ranges.append([first, last])
         return True
 
+    def open_live(self, first):
+        """START: frames from seq `first` on go out live."""
+        self.live_next = first
+        self.live_open = True
+
+    def close_live(self):
+        """STOP: what is in the store now still goes out; later frames are not live."""
+        self.live_end = self.store.next_seq
+        self.live_open = False
+
+    def _live_end(self):
+        return self.store.next_seq if self.live_open else self.live_end
+
     def pending(self):
         """Frames queued for sending (live backlog plus resends)."""
-        n = self.store.next_seq - self.live_next
+        n = self._live_end() - self.live_next
+        if n < 0:
+            n = 0
         if self._cur >= 0:
             n += 1
         for a, b in self._ranges:
@@ -213,7 +232,7 @@ class Radio:
         if self.live_next < oldest:
             self.skipped += oldest - self.live_next
             self.live_next = oldest
-        if self.live_next < st.next_seq:
+        if self.live_next < self._live_end():
             self._cur = self.live_next
             self.live_next += 1
             return True
@@ -306,6 +325,8 @@ class Radio:
     def reset_queue(self):
         """The store was reset: nothing is in flight or queued any more."""
         self.live_next = self.store.next_seq
+        self.live_open = False
+        self.live_end = self.store.next_seq
         self._cur = -1
         self._ranges = []
         self._replies = []

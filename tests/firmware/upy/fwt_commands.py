@@ -172,6 +172,7 @@ def test_status_identify_reboot():
     eq(st[0]["filter_flags"], codec.FF_HIGHPASS, "2nd-order high-pass, no notch")
     r = command(n, ble, 3, codec.C_IDENTIFY, b"\x05")
     eq((r["status"], b.identified), (codec.ACK_OK, 5), "identify")
+    seq_before = n.store.next_seq
     r = command(n, ble, 4, codec.C_REBOOT)
     eq(r["status"], codec.ACK_OK, "reboot ack first")
     run_for(n, b, 300000)
@@ -180,11 +181,14 @@ def test_status_identify_reboot():
     assert ble.advertising
     eq(b.resets, 1, "reset called")
     eq(n.streaming, False, "not streaming after reboot")
-    eq((n.store.next_seq, n.store.count()), (0, 0), "seq restarts at 0, store emptied")
+    # frames are numbered from boot, streaming or not: the store holds only frames since the reboot
+    eq(n.store.oldest_seq(), 0, "seq restarts at 0, store emptied")
+    assert 0 < n.store.next_seq < seq_before, (n.store.next_seq, seq_before)
     connect(n, ble)
-    command(n, ble, 5, codec.C_START)
+    r = command(n, ble, 5, codec.C_START)
     run_for(n, b, 100000)
-    eq(data_frames(n, ble)[0]["seq"], 0, "first frame after reboot")
+    eq(data_frames(n, ble)[0]["seq"], r["value"], "first frame after reboot = START's value")
+    assert r["value"] < seq_before
 
 
 def test_unknown_malformed_and_misaddressed_commands():
