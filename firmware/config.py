@@ -30,6 +30,16 @@ def defaults(board):
     }
 
 
+def imu_rate_hz(requested_hz, rates):
+    """The IMU's own rate for a requested one: hosts ask for nominal 100/200 Hz while the
+    LSM6DSO runs at 104/208 Hz, so a request within 5 % of a supported rate means that rate
+    (status then reports the rate the IMU really runs at). Anything else is left as asked."""
+    for r in rates:
+        if abs(r - requested_hz) * 20 <= r:
+            return r
+    return requested_hz
+
+
 def problem(cfg, board):
     """None if cfg is a complete valid config for this board, else the reason (str)."""
     if not isinstance(cfg, dict):

@@ -407,9 +407,11 @@ class Node:
             return codec.ACK_BAD_ARGS, 0, "unknown configure flags 0x%02x" % flags
         if a["label"] and flags & codec.CFG_CLEAR_LABEL:
             return codec.ACK_BAD_ARGS, 0, "label must be empty with CLEAR_LABEL"
-        for key in ("emg_hz", "highpass_hz", "imu_hz"):
+        for key in ("emg_hz", "highpass_hz"):
             if a[key]:
                 new[key] = a[key]
+        if a["imu_hz"]:
+            new["imu_hz"] = config.imu_rate_hz(a["imu_hz"], self.board.imu_rates)
         if a["powerline_hz"]:
             if flags & codec.CFG_POWERLINE_OFF:
                 return codec.ACK_BAD_ARGS, 0, "powerline_hz must be 0 with POWERLINE_OFF"

@@ -16,7 +16,8 @@ def _tmp_for_upy(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize(
     "module",
-    ["fwt_ring", "fwt_clock", "fwt_framestore", "fwt_packetizer", "fwt_config", "fwt_commands", "fwt_radio"],
+    ["fwt_ring", "fwt_clock", "fwt_framestore", "fwt_packetizer", "fwt_config", "fwt_commands", "fwt_radio",
+     "fwt_frame_schedule"],
 )
 def test_firmware_module_under_micropython(module):
     # several nodes (each with ~100 kB of frame store) live in one process: give it room
