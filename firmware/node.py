@@ -495,6 +495,8 @@ class Node:
             self.raw_clipped = 0
             self.lead_off = False
             self.cfg, self.cfg_error = config.load(self.cfg_path, self.board)
+            self.fill = 0  # partial frames die with the RAM
+            self.imu_fill = 0
             self._mtu = PREFERRED_MTU
             self._apply_config(None)
             self._start_board()
