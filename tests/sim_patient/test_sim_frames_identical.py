@@ -112,6 +112,10 @@ def test_same_seed_gives_byte_identical_frames_by_seq(tmp_path):
         assert len(common) > 60, "the runs barely overlap (node %d): %d frames" % (node, len(common))
         assert _types([a[s] for s in common]) >= {"emg", "imu", "status"}, node
         differ = [s for s in common if a[s] != b[s]]
+        kinds = [codec.decode_frame(a[s])["type"] for s in common]
+        print("node %d: START seq %d / %d, %d common frames (%s), %d differ" % (
+            node, start_a[node], start_b[node], len(common),
+            ", ".join("%s %d" % (t, kinds.count(t)) for t in sorted(set(kinds))), len(differ)))
         assert not differ, "node %d: %d of %d common frames differ, first seq %d:\n%r\n%r" % (
             node, len(differ), len(common), differ[0], codec.decode_frame(a[differ[0]]),
             codec.decode_frame(b[differ[0]]))
