@@ -33,10 +33,13 @@ def recorded(tmp_path_factory):
     w = World(sc.node_jsons, sc.world_path, {"seed": 5}, heapsize="1m")
     w.start()
     try:
+        deadline = time.monotonic() + 30.0
         while nodefiles.global_time_s(nodefiles.read_world(sc.world_path)) < 2.0:
+            assert time.monotonic() < deadline, "the simulated world did not start within 30 s"
             time.sleep(0.2)
         mapping = ["%d=%s:%s" % x for x in DEFAULT_LAYOUT[:NODES]]
-        man = asyncio.run(record_session(d / "session", mapping, 14.0, backend="sim", world=sc.world_path))
+        man = asyncio.run(asyncio.wait_for(
+            record_session(d / "session", mapping, 14.0, backend="sim", world=sc.world_path), timeout=90.0))
     finally:
         w.stop()
         for f in sock.iterdir():
@@ -65,7 +68,13 @@ def test_report_and_export_of_a_recorded_session(recorded, capsys):
     assert main(["export", str(d / "session"), "--format", "c3d", "--analysis", str(out / "analysis.json")]) == 0
     rec = load_c3d(str(c3d_path))
     assert sorted(e.label for e in rec.emg) == ["L_GASMED", "L_TIBANT"]
-    got = rec.events["left"]["foot_strike_s"]
+    # File time + MYOSTRIDE:SESSION_TIME_OFFSET_S = session time (the offset is non-zero when a node's
+    # first sample precedes the session start).
+    import ezc3d
+
+    offset_s = float(ezc3d.c3d(str(c3d_path))["parameters"]["MYOSTRIDE"]["SESSION_TIME_OFFSET_S"]["value"][0])
+    assert offset_s <= 0.0
+    got = [t + offset_s for t in rec.events["left"]["foot_strike_s"]]
     assert got == pytest.approx(analysis["events"]["left"]["foot_strike_s"], abs=1e-4)
     # The events on the file's clock match the simulated patient's true foot strikes (session clock =
     # global time minus the session start): the whole chain keeps time.
