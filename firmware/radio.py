@@ -230,7 +230,8 @@ class Radio:
         st = self.store
         oldest = st.oldest_seq()
         if self.live_next < oldest:
-            self.skipped += oldest - self.live_next
+            end = self._live_end()
+            self.skipped += (end if end < oldest else oldest) - self.live_next if end > self.live_next else 0
             self.live_next = oldest
         if self.live_next < self._live_end():
             self._cur = self.live_next
