@@ -68,6 +68,7 @@ def build_summary(analysis, clinical, session_meta=None, boards_dir=None, genera
         },
         "clinical": {k: get_path(clinical, k) for k in CLINICAL_COPY_KEYS},
         "source": analysis.get("source"),
+        "data_source": data_source(getattr(session_meta, "meta", session_meta)),
         "equipment": equipment,
         "activities": _activities(analysis, getattr(session_meta, "meta", session_meta)),
         "muscles": muscles,
@@ -85,6 +86,18 @@ def build_summary(analysis, clinical, session_meta=None, boards_dir=None, genera
         "documentation": {"complete": not missing, "missing": missing},
         "disclaimer": DISCLAIMER,
     }
+
+
+SIMULATED_NOTICE = ("SIMULATED DATA: recorded from the myostride simulator (a modelled patient and simulated "
+                    "sensor nodes), not from a patient. For demonstration and testing only; not for clinical use "
+                    "or billing.")
+
+
+def data_source(manifest):
+    """Where the signals came from: a simulated world must never pass for a patient recording."""
+    backend = (manifest or {}).get("backend")
+    simulated = backend == "sim"
+    return {"backend": backend, "simulated": simulated, "notice": SIMULATED_NOTICE if simulated else None}
 
 
 def check_analysis(analysis):

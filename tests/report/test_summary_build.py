@@ -8,7 +8,7 @@ from myostride.summary import INTERPRETATION_PLACEHOLDER, SCHEMA, build_summary
 
 import report_fixtures as rf
 
-TOP_KEYS = {"schema", "generated", "patient", "date_of_service", "personnel", "clinical", "source", "equipment",
+TOP_KEYS = {"schema", "generated", "patient", "date_of_service", "personnel", "clinical", "source", "data_source", "equipment",
             "activities", "muscles", "muscles_tested", "muscles_tested_list", "technical_findings",
             "interpretation", "coding", "payer_criteria", "documentation", "disclaimer"}
 FRONT_END = {"detection_mode": "differential (bipolar)", "input_impedance": ">= 10 GOhm", "cmrr_db": 105,
@@ -138,3 +138,19 @@ def test_interpretation_without_a_named_clinician_is_not_96004():
     assert "96004" not in {ln["code"] for ln in s["coding"]["lines"]}
     assert s["interpretation"]["text"] == "Premature calf activity." and s["interpretation"]["by"] is None
     assert "interpreted_by.name" in s["documentation"]["missing"]
+
+
+def test_simulated_session_is_marked_in_summary_and_report(tmp_path):
+    from myostride.report.content import report_sections
+    from myostride.summary import SIMULATED_NOTICE, build_summary, data_source
+
+    assert data_source({"backend": "ble"}) == {"backend": "ble", "simulated": False, "notice": None}
+    assert data_source(None)["simulated"] is False
+    analysis = {"schema": "myostride.analysis/1", "channels": []}
+    clinical = {"patient": {"id": "X1"}}
+    s = build_summary(analysis, clinical, {"backend": "sim", "nodes": []})
+    assert s["data_source"]["simulated"] is True and s["data_source"]["notice"] == SIMULATED_NOTICE
+    study = report_sections(s, analysis)[0]
+    assert study["blocks"][0] == ("note", SIMULATED_NOTICE)
+    real = build_summary(analysis, clinical, {"backend": "ble", "nodes": []})
+    assert all(SIMULATED_NOTICE not in str(b) for b in report_sections(real, analysis)[0]["blocks"])

@@ -78,6 +78,9 @@ def _study(summary):
         ("Interpreting clinician", _person(personnel.get("interpreted_by"))),
         ("Generated", "%s, %s UTC" % (summary["generated"]["software"], summary["generated"]["at_utc"])),
     ])]
+    notice = (summary.get("data_source") or {}).get("notice")
+    if notice:
+        blocks.insert(0, ("note", notice))
     if doc.get("complete"):
         blocks.append(("note", "Documentation complete."))
     else:
