@@ -29,7 +29,7 @@ from myostride.session import load_session
 
 REPO = Path(__file__).resolve().parents[2]
 WORLD_S = 75.0
-DISCONNECTS = [{"node": 3, "at_s": 12.0, "down_s": 1.5}, {"node": 9, "at_s": 15.0, "down_s": 2.0}]
+DISCONNECTS = [{"node": 3, "at_s": 12.0, "down_s": 1.5}, {"node": 9, "at_s": 15.0, "down_s": 2.0}, {"node": 5, "at_s": 19.0, "down_s": 1.0}]
 
 pytestmark = pytest.mark.slow
 

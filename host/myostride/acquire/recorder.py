@@ -78,7 +78,7 @@ class NodeState:
 
 class Recorder:
     def __init__(self, out_dir, mapping, seconds, backend="sim", config=None, progress=None, world=None,
-                 sync_period_s=0.05, resend_period_s=0.1, scan_s=10.0, drain_s=5.0, connect_timeout_s=10.0):
+                 sync_period_s=0.05, resend_period_s=0.1, scan_s=10.0, drain_s=10.0, connect_timeout_s=10.0):
         self.out = Path(out_dir)
         self.maps = parse_mapping(mapping)
         if seconds is not None and not seconds > 0:
