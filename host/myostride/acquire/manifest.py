@@ -73,6 +73,7 @@ def build_manifest(contents, live_recorder=False):
         nl = contents.node(nid)
         m = mapping.get(nid, {})
         entry, b = _node_entry(nid, nl, m, cfg, start_us)
+        entry["board"] = start.get("board")  # hardware/boards/<board>.json: the front end the node has
         if nl.recv_us:
             last_t = max(last_t, max(nl.recv_us.values()))
         nodes.append(entry)

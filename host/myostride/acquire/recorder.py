@@ -34,6 +34,8 @@ _HDR = struct.Struct("<BBBBIQ")
 
 DEFAULT_CONFIG = {"emg_hz": 2000, "highpass_hz": 20, "powerline_hz": 0, "imu_hz": 100}
 ALLOWED_EMG_HZ = (1000, 1926, 2000)
+# Simulated nodes model the reference design's front end too.
+DEFAULT_BOARD = "myostride-ref-s3"
 
 
 def check_config(config):
@@ -51,6 +53,23 @@ def check_config(config):
     if cfg["imu_hz"] not in (0, 100, 200):
         raise UserError("IMU rate %s Hz: use 0 (off), 100 or 200" % cfg["imu_hz"])
     return cfg
+
+
+def check_board(board):
+    """The node hardware (a hardware/boards/<name>.json definition) the recorded nodes are built on."""
+    if not board:
+        return None
+    boards = boards_dir()
+    if boards is not None and not (boards / (board + ".json")).exists():
+        known = sorted(p.stem for p in boards.glob("*.json"))
+        raise UserError("unknown board %r; known boards: %s" % (board, ", ".join(known) or "none"))
+    return board
+
+
+def boards_dir():
+    """hardware/boards of a source checkout, or None when installed without it."""
+    d = Path(__file__).resolve().parents[3] / "hardware" / "boards"
+    return d if d.is_dir() else None
 
 
 class NodeState:
@@ -78,7 +97,8 @@ class NodeState:
 
 class Recorder:
     def __init__(self, out_dir, mapping, seconds, backend="sim", config=None, progress=None, world=None,
-                 sync_period_s=0.05, resend_period_s=0.1, scan_s=10.0, drain_s=10.0, connect_timeout_s=10.0):
+                 sync_period_s=0.05, resend_period_s=0.1, scan_s=10.0, drain_s=10.0, connect_timeout_s=10.0,
+                 board=None):
         self.out = Path(out_dir)
         self.maps = parse_mapping(mapping)
         if seconds is not None and not seconds > 0:
@@ -86,6 +106,7 @@ class Recorder:
         self.seconds = seconds
         self.backend = backend
         self.config = check_config(config)
+        self.board = check_board(DEFAULT_BOARD if board is None else board)
         self.progress = progress
         self.world = str(world) if world else None
         self.sync_period_s = sync_period_s
@@ -116,7 +137,7 @@ class Recorder:
             self.clock_us(), "session_start",
             session_id=str(uuid.uuid4()), created_utc=manifest_mod.utc_now(), myostride_version=__version__,
             backend=self.backend, host_clock="sim-global" if self.backend == "sim" else "monotonic",
-            mapping=[m.to_json() for m in self.maps], config=self.config, seconds=self.seconds,
+            mapping=[m.to_json() for m in self.maps], config=self.config, seconds=self.seconds, board=self.board,
         )
         self.log.sync()
         self._write_manifest(live=True)

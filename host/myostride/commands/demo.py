@@ -170,7 +170,10 @@ def _report(out, analysis, console):
 
     _step(console, "writing the 96002 summary and the report (HTML + PDF)")
     clinical = load_clinical(EXAMPLE_CLINICAL_PATH)
-    return write_study_outputs(analysis, clinical, out, load_session(out / "session"))
+    session = load_session(out / "session")
+    # The example patient is seen today: the service date is the recording's date.
+    clinical["date_of_service"] = session.meta["created_utc"][:10]
+    return write_study_outputs(analysis, clinical, out, session)
 
 
 def _print_outcome(console, out, manifest, analysis, paths, elapsed_s):

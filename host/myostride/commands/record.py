@@ -4,7 +4,9 @@ Also `myostride record --rebuild DIR`: rewrite DIR/session.json from DIR/raw.log
 """
 
 import asyncio
+import json
 import signal
+from pathlib import Path
 
 from ..errors import UserError
 
@@ -30,6 +32,11 @@ def add_parser(subparsers):
     p.add_argument("--highpass-hz", type=int, default=20, help="node high-pass corner, 10-20 Hz (default 20)")
     p.add_argument("--powerline-hz", type=int, default=0, help="node powerline filter: 0 off (default, SENIAM), 50 or 60")
     p.add_argument("--imu-hz", type=int, default=100, help="IMU rate: 0 off, 100 (default) or 200")
+    p.add_argument("--board", default="myostride-ref-s3", metavar="NAME",
+                   help="node hardware (hardware/boards/NAME.json) recorded for the report's equipment section "
+                        "(default myostride-ref-s3, the reference node the simulator also models)")
+    p.add_argument("--check", metavar="DIR",
+                   help="folder of the pre-trial `myostride check` run: its check.json is stored with the session")
     p.add_argument("--scan-seconds", type=float, default=10.0, help="how long to look for the mapped nodes (default 10)")
     p.add_argument("--no-live", action="store_true", help="no live table; print a summary at the end only")
     p.add_argument("--rebuild", metavar="DIR", help="rebuild DIR/session.json from DIR/raw.log and exit")
@@ -60,12 +67,32 @@ def run(args):
 
         display = LiveDisplay()
     rec = Recorder(args.out, args.map, args.seconds, backend=args.backend, config=config, world=args.world,
-                   progress=display.update if display else None, scan_s=args.scan_seconds)
+                   progress=display.update if display else None, scan_s=args.scan_seconds, board=args.board)
+    check = _read_check(args.check)
     man = asyncio.run(_run(rec, display))
     if display is not None:
         print()
+    if check is not None:
+        (Path(args.out) / "check.json").write_text(check)
+        print("pre-trial check stored with the session: %s" % (Path(args.out) / "check.json"))
     _print_summary(man)
     return 0 if man["status"] in ("complete", "stopped") else 1
+
+
+def _read_check(folder):
+    """check.json of a `myostride check --out DIR` run, read before recording starts."""
+    if not folder:
+        return None
+    path = Path(folder)
+    path = path if path.name == "check.json" else path / "check.json"
+    try:
+        text = path.read_text()
+        if json.loads(text).get("schema") != "myostride.check/1":
+            raise ValueError
+    except (OSError, ValueError, AttributeError):
+        raise UserError("--check %s: no myostride check result there; run `myostride check --out DIR` first "
+                        "and pass that DIR" % folder) from None
+    return text
 
 
 async def _run(rec, display):
