@@ -21,6 +21,7 @@ import numpy as np
 from myowire import codec
 
 from .. import __version__
+from ..boards import known_boards
 from ..clock import clock_for_backend
 from ..errors import UserError
 from . import logscan, manifest as manifest_mod, rawlog
@@ -59,17 +60,10 @@ def check_board(board):
     """The node hardware (a hardware/boards/<name>.json definition) the recorded nodes are built on."""
     if not board:
         return None
-    boards = boards_dir()
-    if boards is not None and not (boards / (board + ".json")).exists():
-        known = sorted(p.stem for p in boards.glob("*.json"))
-        raise UserError("unknown board %r; known boards: %s" % (board, ", ".join(known) or "none"))
+    known = known_boards()
+    if known and board not in known:
+        raise UserError("unknown board %r; known boards: %s" % (board, ", ".join(known)))
     return board
-
-
-def boards_dir():
-    """hardware/boards of a source checkout, or None when installed without it."""
-    d = Path(__file__).resolve().parents[3] / "hardware" / "boards"
-    return d if d.is_dir() else None
 
 
 class NodeState:

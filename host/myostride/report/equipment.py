@@ -11,6 +11,8 @@ performer placed). A fact no source gives is None and is listed as missing: noth
 import json
 from pathlib import Path
 
+from ..boards import boards_dir as checkout_boards_dir
+
 from ..clinical import get_path
 
 FRONT_END_KEYS = ("chip", "detection_mode", "input_impedance", "cmrr_db", "gain", "analog_filters", "adc_bits")
@@ -26,8 +28,7 @@ REQUIRED_FACTS = (
 
 def default_boards_dir():
     """hardware/boards of a source checkout (None when installed without it)."""
-    here = Path(__file__).resolve().parents[3] / "hardware" / "boards"
-    return here if here.is_dir() else None
+    return checkout_boards_dir()
 
 
 def split_session(session):
