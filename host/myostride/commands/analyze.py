@@ -5,7 +5,6 @@ import os
 
 from ..errors import UserError
 from ..muscles import check_side
-from ..analysis import load_input, pipeline
 
 
 def add_parser(subparsers):
@@ -70,6 +69,8 @@ def run(args):
             raise UserError("bad --mvc %s=%s: the MVC amplitude must be a number in uV" % (k, v))
     if args.band and not 0 < args.band[0] < args.band[1]:
         raise UserError("bad --band %g %g: give LOW_HZ HIGH_HZ with 0 < LOW < HIGH" % tuple(args.band))
+    from ..analysis import load_input, pipeline  # scipy: import only when analysing
+
     recording = load_input(args.input, maps=args.map, side=side, gyro=gyro, units=args.emg_units,
                            events_csv=args.events)
     settings = pipeline.settings_with(
