@@ -13,6 +13,9 @@ ring reports (overrun) closes the current frame early and moves the sample
 index on, so timestamps stay exact and the loss shows in status.
 """
 
+import sys
+import time
+
 from myowire import codec
 
 import config
@@ -28,6 +31,11 @@ from version import FIRMWARE_VERSION
 
 STATUS_PERIOD_US = 1000000
 IDLE_NODE_MS = 10
+# The unix port's sleep_ms runs scheduled (soft) IRQs only every ~0.5 ms, so a
+# time-sync write would be stamped (t2) up to ~0.6 ms late; sleep_us slices bound
+# that while a link is up (same CPU as its sleep_ms). ESP32/STM32: sleep_ms wakes
+# at once for a soft IRQ, so the board's own idle is already prompt there.
+IDLE_SLICE_US = 150 if sys.platform in ("linux", "darwin") else 0
 from framestore import STORE_SECONDS
 _EMG_RING = 2048  # ~1 s at 2 kHz between main-loop passes before overrun
 _IMU_RING = 256
@@ -172,6 +180,16 @@ class Node:
     def run(self):
         while True:
             self.step()
+            self.idle()
+
+    def idle(self):
+        """Wait for the next pass, keeping soft-IRQ latency (the t2 stamp) short while linked."""
+        if IDLE_SLICE_US and self.radio.connected():
+            wait_us = int(IDLE_NODE_MS * 1000 / getattr(self.board, "speed", 1.0))
+            end = time.ticks_add(time.ticks_us(), wait_us)
+            while time.ticks_diff(end, time.ticks_us()) > 0:
+                time.sleep_us(IDLE_SLICE_US)
+        else:
             self.board.idle(IDLE_NODE_MS)
 
     def step(self):
