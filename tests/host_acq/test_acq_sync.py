@@ -146,3 +146,18 @@ def test_clockfit_scalar_input():
     f = ClockFit([0, 1_000_000], [5.0, 15.0])
     assert float(f.host_us(2_000_000)) == pytest.approx(2_000_025.0)
     assert float(f.host_us(2_000_000.5)) == pytest.approx(2_000_025.5)
+
+
+def test_one_stray_early_arrival_does_not_tilt_the_lattice():
+    """A notification logged well before its connection event (seen once in a 12-node
+    run: -1.7 ms) must not pass for a bin's edge and tilt the phase line (a skew error)."""
+    ex, arrivals, node_of = _ble_session(7500.0, ppm=40.0)
+    g = np.linspace(3e6, 28e6, 500)
+    clean = fit_clock(ex, arrivals_us=arrivals)
+    stray = np.append(arrivals, [3.1e6 - 1700.0 + 600.0 - (3.1e6 - 1e6) % 7500.0])
+    fit = fit_clock(ex, arrivals_us=stray)
+    assert fit.stats["method"] == "lattice"
+    err = fit.host_us(node_of(g)) - g
+    err_clean = clean.host_us(node_of(g)) - g
+    assert np.all(np.abs(err - 600.0) < 150.0), (err.min(), err.max())
+    assert np.max(np.abs(err - err_clean)) < 40.0

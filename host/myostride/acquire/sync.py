@@ -376,7 +376,9 @@ def _segment_lattice(arr, bin_s):
         b, a = np.polyfit((xs[keep] - x0) / 1e6, ys[keep], 1)
         res = ys - (a + b * (xs - x0) / 1e6)
         scale = max(1.4826 * np.median(np.abs(res[keep])), 20.0)
-        keep = res <= 3 * scale  # a late minimum (busy host) is not the edge
+        # a late minimum (busy host) is not the edge, and an arrival far before
+        # every other bin's edge (one stray early notification) is not either
+        keep = np.abs(res) <= 3 * scale
     def phase_at(t_us, a=a, b=b, x0=x0, p0=phase0):
         return p0 + a + b * (t_us - x0) / 1e6
 
