@@ -10,10 +10,15 @@ Method ("double-threshold with changepoint refinement"):
 3. Hysteresis detection on the log power (on above max(baseline + k_on spread, midway to the
    active class), off below baseline + k_off spread), then duration rules: gaps shorter than
    `min_gap_s` are bridged, bursts shorter than `min_burst_s` dropped (Bonato 1998 style).
-4. Each onset and offset is refined to the change of variance of the unweighted signal found
-   by Page's CUSUM (last zero before the rise; design ratio a share of the burst's rise),
-   bounded by the neighbouring bursts (Staude 2001 discusses such changepoint estimators).
-5. Weak bursts: the changepoint lags a gradual rise and the centred-window crossing leads it,
+4. Each onset and offset is refined to the change of variance found by Page's CUSUM (last
+   zero before the rise; design ratio a share of the burst's rise), bounded by the
+   neighbouring bursts (Staude 2001 discusses such changepoint estimators). Onsets are timed
+   on a causally high-passed copy and offsets on an anti-causally high-passed one, so the
+   zero-phase band-pass's ringing ahead of a rise (after a fall) is not taken for activity.
+5. The CUSUM time (where the rise became detectable) is moved back to where the amplitude
+   left zero by a maximum-likelihood fit of a smooth (quadratic) amplitude start over the
+   next `ramp_after_s` (`_ramp_start`; rate free, no ramp length assumed).
+6. Weak bursts: the changepoint lags a gradual rise and the centred-window crossing leads it,
    so the two are blended by the burst's SNR (all changepoint above 20 dB, all crossing below
    10 dB). Steps are in docs/analysis.md s.4.
 The benchmark bench/bench_onset.py justifies this against the BioSPPy and NeuroKit2 detectors.
@@ -37,6 +42,10 @@ DEFAULTS = {
     "cusum_fraction": 0.2,
     "cusum_min_ratio": 1.5,
     "cusum_cap": 20.0,
+    "edge_highpass_hz": 40.0,
+    "ramp_fit": True,
+    "ramp_before_s": 0.030,
+    "ramp_after_s": 0.020,
 }
 
 
@@ -153,6 +162,37 @@ def _cusum_start(z2, ratio, cap):
     return min(last_zero, len(z2) - 1)
 
 
+def _ramp_start(z2, k_hint, before, after):
+    """Index in z2 (energy / rest variance, time running into the burst) where the amplitude
+    began to rise, by maximum likelihood over a smooth start: variance 1 before t0 and
+    1 + (s (t - t0)^2)^2 after, i.e. an amplitude growing quadratically from zero, the
+    leading Taylor term of any smooth envelope that leaves zero with zero slope. The CUSUM's
+    estimate is where the rise became detectable, which lags the start by however long the
+    amplitude takes to clear the noise; the fit extrapolates back to where it left zero. Only
+    `before` samples ahead of and `after` samples past the CUSUM's estimate are used, so no
+    ramp length or later burst shape is assumed; the rate s is free. Returns k_hint if the
+    window is too short.
+    """
+    lo, hi = max(0, k_hint - before), min(len(z2), k_hint + after)
+    if hi - lo < 8 or k_hint <= lo:
+        return k_hint
+    e = z2[lo:hi]
+    t = np.arange(hi - lo, dtype=np.float64)
+    t0 = np.arange(0, k_hint - lo + 1, dtype=np.float64)
+    d2 = np.maximum(t[None, :] - t0[:, None], 0.0) ** 2  # (t0, t)
+    # Amplitude (rest sd) reached `after` samples into the rise: 9 to 1600 sd. A slower start is
+    # not identifiable from a stretch at noise level (t0 and rate trade off), so it is excluded.
+    rates = np.geomspace(9.0, 1600.0, 24) / float(after * after)
+    best, best_nll = k_hint, np.inf
+    for rate in rates:
+        v = 1.0 + (rate * d2) ** 2
+        nll = np.sum(np.log(v) + e[None, :] / v, axis=1)
+        j = int(np.argmin(nll))
+        if nll[j] < best_nll:
+            best_nll, best = nll[j], lo + j
+    return int(best)
+
+
 def _design_ratio(burst_to_rest, p):
     """Variance ratio the CUSUM looks for: a fixed share (in dB) of this burst's rise above rest,
     so a strong burst is timed where it leaves the noise and a weak one is still found."""
@@ -203,6 +243,32 @@ def snr_weighted(x, fs_hz, window_s=0.025):
     return sfft.irfft(spec, n=n)
 
 
+def edge_energies(x, fs_hz, highpass_hz, order=2):
+    """(onset energy, offset energy): x squared after a causal and an anti-causal high-pass.
+
+    The zero-phase band-pass of the conditioning rings ahead of a sharp rise and after a
+    sharp fall (its 20 Hz edge, run both ways), so energy appears before the true onset and
+    after the true offset. A causal filter can only spread energy later in time and an
+    anti-causal one only earlier, so a causal high-pass above that ringing removes it from the
+    onset side without adding any of its own, and the time-reversed filter does the same for
+    offsets. The EMG carrier (50-150 Hz) passes almost unchanged.
+    """
+    from scipy import signal
+
+    sos = signal.butter(order, highpass_hz, btype="highpass", fs=fs_hz, output="sos")
+    y_on = signal.sosfilt(sos, x)
+    y_off = signal.sosfilt(sos, x[::-1])[::-1]
+    return y_on * y_on, y_off * y_off
+
+
+def _rest_ratio(edge_energy, energy, rest_mask):
+    """Rest-level power of an edge signal relative to the unfiltered one (1 if no rest)."""
+    if edge_energy is energy or not np.any(rest_mask):
+        return 1.0
+    den = float(np.mean(energy[rest_mask]))
+    return float(np.mean(edge_energy[rest_mask])) / den if den > 0 else 1.0
+
+
 def detect_bursts(x, fs_hz, params=None):
     """Detection of activation bursts in conditioned EMG x (band-passed, hum removed)."""
     p = dict(DEFAULTS)
@@ -235,12 +301,21 @@ def detect_bursts(x, fs_hz, params=None):
     # Changepoint refinement, each search bounded by the neighbouring bursts.
     energy = x * x
     power = moving_mean(energy, round(p["window_s"] * fs_hz)) if xd is not x else power
-    rest_power = power[::step][log_power[::step] <= centre + 3 * spread]
+    rest = log_power <= centre + 3 * spread
+    rest_power = power[::step][rest[::step]]
     baseline_var = float(np.mean(rest_power)) if len(rest_power) else float(np.mean(energy))
     cum = np.concatenate(([0.0], np.cumsum(energy)))
+    e_on, e_off = energy, energy
+    if p["edge_highpass_hz"] and p["refine"] == "cusum":
+        e_on, e_off = edge_energies(x, fs_hz, p["edge_highpass_hz"])
+    # Each edge signal's own rest level (the high-pass removes a little of the noise too).
+    scale_on = _rest_ratio(e_on, energy, rest)
+    scale_off = _rest_ratio(e_off, energy, rest)
     before = int(round(p["refine_before_s"] * fs_hz))
     after = int(round(p["refine_after_s"] * fs_hz))
     min_len = max(2, int(round(0.005 * fs_hz)))
+    ramp_before = int(round(p["ramp_before_s"] * fs_hz))
+    ramp_after = int(round(p["ramp_after_s"] * fs_hz))
     refined = []
     for i, (a, b) in enumerate(coarse):
         prev_end = refined[-1][1] if refined else 0
@@ -250,11 +325,17 @@ def detect_bursts(x, fs_hz, params=None):
             burst_power = (cum[b] - cum[a]) / max(b - a, 1)
             lo, hi = max(prev_end, a - before), min(mid, a + after)
             var = _local_var(power, lo, a, baseline_var)
-            k = _cusum_start(energy[lo:hi] / var, _design_ratio(burst_power / var, p), p["cusum_cap"])
+            z2 = e_on[lo:hi] / (var * scale_on)
+            k = _cusum_start(z2, _design_ratio(burst_power / var, p), p["cusum_cap"])
+            if k is not None and p["ramp_fit"]:
+                k = _ramp_start(z2, k, ramp_before, ramp_after)
             on = None if k is None else lo + k
             lo, hi = max(mid, b - after), min(next_start, b + before)
             var = _local_var(power, b, hi, baseline_var)
-            k = _cusum_start(energy[lo:hi][::-1] / var, _design_ratio(burst_power / var, p), p["cusum_cap"])
+            z2 = e_off[lo:hi][::-1] / (var * scale_off)
+            k = _cusum_start(z2, _design_ratio(burst_power / var, p), p["cusum_cap"])
+            if k is not None and p["ramp_fit"]:
+                k = _ramp_start(z2, k, ramp_before, ramp_after)
             off = None if k is None else hi - k
             if p["blend_db"] is not None and on is not None and off is not None:
                 snr = 10.0 * np.log10(max(burst_power / baseline_var, 1e-12))
