@@ -107,6 +107,9 @@ ABLATIONS = {
     "ours: no refinement": make_ours(refine="none"),
     "ours: ML step refine": make_ours(refine="step"),
     "ours: no SNR weighting": make_ours(snr_weighting=False),
+    "ours: no edge high-pass": make_ours(edge_highpass_hz=None),
+    "ours: no ramp-start fit": make_ours(ramp_fit=False),
+    "ours: before H11 (neither)": make_ours(edge_highpass_hz=None, ramp_fit=False),
 }
 
 
@@ -186,6 +189,11 @@ def summarise(rows):
     out = {"missed": missed, "false": false, "true": n_true,
            "score_median_ms": float(np.percentile(scored, 50, method="higher")) if len(scored) else float("inf"),
            "score_p90_ms": float(np.percentile(scored, 90, method="higher")) if len(scored) else float("inf")}
+    on = np.concatenate([np.array(r[0]) for r in rows]) * 1000.0
+    off = np.concatenate([np.array(r[1]) for r in rows]) * 1000.0
+    # Signed errors per edge type (+ = late): tells a bias (e.g. late onsets) from scatter.
+    out["onset_signed_ms"] = np.percentile(on, [25, 50, 75]) if len(on) else [np.nan] * 3
+    out["offset_signed_ms"] = np.percentile(off, [25, 50, 75]) if len(off) else [np.nan] * 3
     out["median_ms"] = float(np.median(e)) if len(e) else float("inf")
     out["p90_ms"] = float(np.percentile(e, 90)) if len(e) else float("inf")
     return out
@@ -280,6 +288,11 @@ def main(argv=None):
             r = oracle_res[best_oracle]
             print("  oracle-tuned best peer: %s (param %s) median %.1f p90 %.1f missed %d false %d score %.1f"
                   % (best_oracle, r["param"], r["median_ms"], r["p90_ms"], r["missed"], r["false"], r["score_median_ms"]))
+        for name in [n for n in methods if n == "myostride" or n.startswith("ours:")]:
+            r = fixed_res[name]
+            print("  %-28s signed error ms (+ late), quartiles 25/50/75: onset %s  offset %s" % (
+                name, " / ".join("%.1f" % v for v in r["onset_signed_ms"]),
+                " / ".join("%.1f" % v for v in r["offset_signed_ms"])))
         summary.append((label, fixed_res["myostride"], best_fixed and (best_fixed, fixed_res[best_fixed]),
                         best_oracle and (best_oracle, oracle_res[best_oracle])))
     print("\nsummary: median / p90 ms over matched intervals, missed m, false f; score = median with every missed "
