@@ -18,6 +18,9 @@ import time
 
 from myowire import codec
 
+# radio is the largest module: compiled first, while the heap is least fragmented
+# (a 256 KB heap that already holds the frame store; tests/firmware fwt_boot_small_heap)
+from radio import PREFERRED_MTU, Radio
 import config
 import status
 from clock import Clock
@@ -25,7 +28,6 @@ from commands import Commands
 from filters import FilterChain, full_scale_count
 from framestore import for_board
 from packetizer import Packetizer, SampleClock, imu_samples_for_mtu
-from radio import PREFERRED_MTU, Radio
 from ring import Ring
 from version import FIRMWARE_VERSION
 
