@@ -17,7 +17,7 @@ def _tmp_for_upy(tmp_path, monkeypatch):
 @pytest.mark.parametrize(
     "module",
     ["fwt_ring", "fwt_clock", "fwt_framestore", "fwt_packetizer", "fwt_config", "fwt_commands", "fwt_radio",
-     "fwt_frame_schedule"],
+     "fwt_frame_schedule", "fwt_node_idle"],
 )
 def test_firmware_module_under_micropython(module):
     # several nodes (each with ~100 kB of frame store) live in one process: give it room
