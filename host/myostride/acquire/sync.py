@@ -378,7 +378,10 @@ def _segment_lattice(arr, bin_s):
         scale = max(1.4826 * np.median(np.abs(res[keep])), 20.0)
         # a late minimum (busy host) is not the edge, and an arrival far before
         # every other bin's edge (one stray early notification) is not either
-        keep = np.abs(res) <= 3 * scale
+        nxt = np.abs(res) <= 3 * scale
+        if nxt.sum() < 3:  # too few bins to tell outliers from the edge: keep the fit
+            break
+        keep = nxt
     def phase_at(t_us, a=a, b=b, x0=x0, p0=phase0):
         return p0 + a + b * (t_us - x0) / 1e6
 
