@@ -112,10 +112,12 @@ def check_record_12_nodes_with_loss_and_disconnects_keeps_every_sample(world):
         codes = ch.uv * 1000.0 / meta["nv_per_lsb"]
         diff = np.abs(codes - ref)
         assert np.percentile(diff, 99.9) <= 3.0, (ch.label, np.percentile(diff, 99.9))
-        # time: on the global clock (loose bound here; bench/bench_sync.py measures accuracy)
+        # time: on the global clock. A loose bound: under CPU load a node whose connection-event
+        # lattice cannot be found falls back to midpoint sync, whose worst case is half the longest
+        # connection interval (25 ms). bench/bench_sync.py measures the accuracy (p99 < 0.1 ms).
         g_true = _true_g(meta, ch.node_k * 1e6 / ch.fs_hz)
         err_ms = (ch.t_s + start_g - g_true) * 1e3
-        assert np.percentile(np.abs(err_ms), 99) < 15.0, (ch.label, np.percentile(np.abs(err_ms), 99))
+        assert np.percentile(np.abs(err_ms), 99) < 25.0, (ch.label, np.percentile(np.abs(err_ms), 99))
         dropped += entry["disconnects"]
         if entry["disconnects"]:
             assert entry["connects"] >= 2 and entry["frames"]["recovered"] > 0
