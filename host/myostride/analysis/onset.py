@@ -177,20 +177,29 @@ def _ramp_start(z2, k_hint, before, after):
     if hi - lo < 8 or k_hint <= lo:
         return k_hint
     e = z2[lo:hi]
-    t = np.arange(hi - lo, dtype=np.float64)
-    t0 = np.arange(0, k_hint - lo + 1, dtype=np.float64)
-    d2 = np.maximum(t[None, :] - t0[:, None], 0.0) ** 2  # (t0, t)
     # Amplitude (rest sd) reached `after` samples into the rise: 9 to 1600 sd. A slower start is
     # not identifiable from a stretch at noise level (t0 and rate trade off), so it is excluded.
-    rates = np.geomspace(9.0, 1600.0, 24) / float(after * after)
-    best, best_nll = k_hint, np.inf
-    for rate in rates:
-        v = 1.0 + (rate * d2) ** 2
-        nll = np.sum(np.log(v) + e[None, :] / v, axis=1)
-        j = int(np.argmin(nll))
-        if nll[j] < best_nll:
-            best_nll, best = nll[j], lo + j
-    return int(best)
+    rate_lo, rate_hi = 9.0 / float(after * after), 1600.0 / float(after * after)
+    # Coarse grid (every 4th t0, 8 rates), then a fine one around its best: ~8x fewer
+    # likelihoods than the full grid, which matters at ~20 000 edges per 10-minute session.
+    t0s, rates = np.arange(0, k_hint - lo + 1, 4), np.geomspace(rate_lo, rate_hi, 8)
+    j, r = _ramp_grid_best(e, t0s, rates)
+    step = (rate_hi / rate_lo) ** (1.0 / 7.0)
+    t0s = np.arange(max(0, t0s[j] - 3), min(k_hint - lo, t0s[j] + 3) + 1)
+    rates = np.clip(rates[r] * np.geomspace(1.0 / step, step, 7), rate_lo, rate_hi)
+    j, _ = _ramp_grid_best(e, t0s, rates)
+    return int(lo + t0s[j])
+
+
+def _ramp_grid_best(e, t0s, rates):
+    """(t0 index, rate index) minimising the negative log-likelihood of energies e (rest = 1)
+    under variance 1 + (rate (t - t0)_+^2)^2, over the grid t0s x rates."""
+    t = np.arange(len(e), dtype=np.float64)
+    d2 = np.maximum(t[None, :] - t0s[:, None], 0.0) ** 2  # (t0, t)
+    v = 1.0 + (rates[:, None, None] * d2[None, :, :]) ** 2  # (rate, t0, t)
+    nll = np.sum(np.log(v) + e / v, axis=2)
+    r, j = np.unravel_index(int(np.argmin(nll)), nll.shape)
+    return int(j), int(r)
 
 
 def _design_ratio(burst_to_rest, p):
