@@ -37,24 +37,15 @@ def circular_runs(mask):
     if not mask.any():
         return []
     start = int(np.flatnonzero(~mask)[0])  # begin scanning at a False so no run is split
-    runs, cur = [], []
-    for k in range(N):
-        i = (start + k) % N
-        if mask[i]:
-            cur.append(i)
-        elif cur:
-            runs.append(cur)
-            cur = []
-    if cur:
-        runs.append(cur)
-    return runs
+    order = [(start + k) % N for k in range(N)]
+    return [[order[pos] for pos in run] for run in true_runs([mask[i] for i in order])]
 
 
-def circular_runs_in(run, mask):
-    """Runs of True in `mask` (aligned with the burst `run`) as lists of positions in the run."""
+def true_runs(flags):
+    """Runs of True in a sequence, as lists of positions."""
     out, cur = [], []
-    for pos, m in enumerate(mask):
-        if m:
+    for pos, flag in enumerate(flags):
+        if flag:
             cur.append(pos)
         elif cur:
             out.append(cur)
@@ -97,7 +88,7 @@ def compare(activation_frequency, muscle, windows_pct=None):
             continue
         # Abnormal stretches inside the burst: before its first normal part (premature), after its
         # last (prolonged), or bridging two normal windows (prolonged past the earlier one).
-        for part in circular_runs_in(run, ~inside):
+        for part in true_runs(~inside):
             length = len(part)
             if length <= TOLERANCE_PCT:
                 continue
