@@ -130,7 +130,12 @@ class NodeLink:
         frame = codec.encode_command(self.node_id, cmd_id, t1, opcode, args)
         response = len(frame) > self.mtu - 3
         try:
-            await self.client.write_gatt_char(gatt.CONTROL_UUID, frame, response=response)
+            # Bounded: a write caught by a link loss may never complete on some stacks (and did
+            # in the simulator), and one stuck write must not stall the node's command queue.
+            await asyncio.wait_for(self.client.write_gatt_char(gatt.CONTROL_UUID, frame, response=response), timeout_s)
+        except asyncio.TimeoutError:
+            self.pending.pop(cmd_id, None)
+            raise CommandFailed("node %d: writing %s did not complete within %.1f s" % (self.node_id, codec.COMMAND_NAMES.get(opcode), timeout_s))
         except Exception as exc:
             self.pending.pop(cmd_id, None)
             raise CommandFailed("node %d: writing %s failed: %s" % (self.node_id, codec.COMMAND_NAMES.get(opcode), exc))

@@ -37,6 +37,9 @@ DEFAULT_CONFIG = {"emg_hz": 2000, "highpass_hz": 20, "powerline_hz": 0, "imu_hz"
 ALLOWED_EMG_HZ = (1000, 1926, 2000)
 # Simulated nodes model the reference design's front end too.
 DEFAULT_BOARD = "myostride-ref-s3"
+# A node that cannot take STOP in this time (link lost mid-command) is left to the drain:
+# what it sent is asked for by seq; nothing waits on it forever.
+STOP_TIMEOUT_S = 10.0
 
 
 def check_config(config):
@@ -497,7 +500,13 @@ class Recorder:
             if plausible:
                 tr.expect_until(v, self.clock_us() / 1e6)
 
-        await asyncio.gather(*(stop_one(st) for st in self.nodes.values()))
+        async def bounded(st):
+            try:
+                await asyncio.wait_for(stop_one(st), STOP_TIMEOUT_S)
+            except asyncio.TimeoutError:
+                self.log.event(self.clock_us(), "stop_unanswered", node_id=st.node_id)
+
+        await asyncio.gather(*(bounded(st) for st in self.nodes.values()))
 
     async def _drain(self, stop_event):
         """After STOP: keep asking for missing frames until none are pending (or drain_s)."""
