@@ -35,3 +35,10 @@ def test_report_depends_only_on_the_summary_dict_not_the_study_package():
     for path, names in package_imports(ROOT / "host" / "myostride" / "report", "myostride.report").items():
         bad = [n for n in names if n.startswith("myostride.study")]
         assert not bad, "%s imports %s" % (path, bad)
+
+
+def test_the_node_does_not_probe_its_board():
+    """firmware/board.py's Board gives every optional method a default, so node.py calls them as they are."""
+    text = (ROOT / "firmware" / "node.py").read_text()
+    assert "hasattr(board" not in text and "hasattr(self.board" not in text
+    assert "getattr(board" not in text and "getattr(self.board" not in text
