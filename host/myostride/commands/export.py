@@ -91,7 +91,7 @@ def run_bids(args):
         raise UserError("--run %d: run numbers start at 1" % args.bids_run)
     clinical = None
     if args.clinical:
-        from ..clinical import load_clinical
+        from ..study.clinical import load_clinical
         clinical = load_clinical(args.clinical)
     subject = args.subject or ((clinical or {}).get("patient") or {}).get("id")
     if not subject:
