@@ -249,7 +249,10 @@ class Recorder:
             try:
                 st.status = codec.decode_frame(frame)
                 st.nv_per_lsb = st.status["nv_per_lsb"] or st.nv_per_lsb
-                st.lead_off = bool(st.status["flags"] & codec.F_LEAD_OFF)
+                lead_off = bool(st.status["flags"] & codec.F_LEAD_OFF)
+                if lead_off != st.lead_off and how == "new" and self.sinks:
+                    self._event("lead_off", node_id=node_id, on=lead_off)  # live consumers (LSL markers)
+                st.lead_off = lead_off
             except codec.WireError:
                 pass
             return

@@ -39,6 +39,12 @@ def add_parser(subparsers):
                    help="folder of the pre-trial `myostride check` run: its check.json is stored with the session")
     p.add_argument("--scan-seconds", type=float, default=10.0, help="how long to look for the mapped nodes (default 10)")
     p.add_argument("--no-live", action="store_true", help="no live table; print a summary at the end only")
+    p.add_argument("--lsl", action="store_true",
+                   help="also publish the recording as Lab Streaming Layer streams (EMG and IMU per node, one "
+                        "timestamp per sample from the node-clock model, gait/lead-off/gap markers); "
+                        "needs pip install 'myostride[lsl]' (docs/interop.md)")
+    p.add_argument("--lsl-name", default="myostride", metavar="NAME",
+                   help="first word of the LSL stream names (default myostride), to tell two systems apart")
     p.add_argument("--rebuild", metavar="DIR", help="rebuild DIR/session.json from DIR/raw.log and exit")
     p.set_defaults(run=run)
 
@@ -65,8 +71,14 @@ def run(args):
         from ..acquire.live import LiveDisplay
 
         display = LiveDisplay()
+    sinks = []
+    if args.lsl:
+        from ..acquire.lsl_outlet import LslOutlet
+
+        sinks.append(LslOutlet(backend.host_clock_us, board=args.board, prefix=args.lsl_name))
     rec = Recorder(args.out, args.map, args.seconds, backend=backend, config=config,
-                   progress=display.update if display else None, scan_s=args.scan_seconds, board=args.board)
+                   progress=display.update if display else None, scan_s=args.scan_seconds, board=args.board,
+                   sinks=sinks)
     check = _read_check(args.check)
     man = asyncio.run(_run(rec, display))
     if display is not None:
