@@ -2,7 +2,8 @@
 
     python3 lsl_receiver.py --prefix NAME --streams N --out FILE.npz [--seconds MAX]
 
-Waits for N streams whose names start with NAME, prints "READY" when every inlet is open, pulls
+Prints "IMPORTED" once liblsl is loaded, waits for N streams whose names start with NAME, prints
+"READY" when every inlet is open (samples pushed before that are not received), pulls
 until each markers stream has sent its "end" marker (or MAX seconds), then writes FILE.npz:
 for stream i, info_i (its full XML description), data_i, ts_i (raw LSL timestamps: no
 post-processing), and clock_pairs (time.time_ns() / local_clock() pairs taken here, so a
@@ -25,6 +26,8 @@ def main(argv=None):
     a = ap.parse_args(argv)
     from mne_lsl.lsl import StreamInlet, local_clock, resolve_streams
 
+    print("IMPORTED", flush=True)  # liblsl is loaded: streams created from now on are found quickly
+
     t_begin = time.monotonic()
     deadline = t_begin + a.seconds
     found = {}
@@ -36,16 +39,18 @@ def main(argv=None):
         print("only %d of %d streams found" % (len(found), a.streams), flush=True)
         return 1
     inlets = []
+    infos = []
     for sid in sorted(found):
         inlet = StreamInlet(found[sid], processing_flags=None)
         inlet.open_stream(timeout=10)
         inlets.append(inlet)
+        infos.append(inlet.get_sinfo(timeout=10))  # now: once the outlet is gone this would wait
     print("READY", flush=True)
     t_ready = time.monotonic()
     data = [[] for _ in inlets]
     stamps = [[] for _ in inlets]
     ended = set()
-    markers = [i for i, inl in enumerate(inlets) if inl.get_sinfo().stype == "Markers"]
+    markers = [i for i, info in enumerate(infos) if info.stype == "Markers"]
     pairs = []
     while time.monotonic() < deadline:
         got_any = False
@@ -74,7 +79,7 @@ def main(argv=None):
             time.sleep(0.01)
     out = {"clock_pairs": np.array(pairs, dtype=np.float64), "n": np.array(len(inlets))}
     for i, inlet in enumerate(inlets):
-        sinfo = inlet.get_sinfo()
+        sinfo = infos[i]
         out["info_%d" % i] = np.array(sinfo.as_xml)
         if sinfo.stype == "Markers":
             out["data_%d" % i] = np.array([str(r[0]) for r in data[i]], dtype=object)

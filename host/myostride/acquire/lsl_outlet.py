@@ -31,7 +31,12 @@ others back-dated at the nominal rate), which is what most LSL device apps do.
 from ..errors import UserError
 from .sinks import RecorderSink
 
-HOLD_S = 0.5            # stream delay that lets resends fill holes before samples are pushed
+HOLD_S = 0.5            # how long a hole may wait for its resend before the stream moves on
+LINE_SPAN_S = 10.0      # the per-stream time line is fitted over this much recent data
+MAX_SLEW = 1e-3         # stamps approach a refitted line at most 1 ms per s (crystals: < 0.2 ms per s)
+MAX_STEP_S = 0.05       # a larger disagreement (estimate reset after a reconnect) is followed at once
+MIN_SLOPE_S = 5.0       # the node's rate is fitted once this much data is in the line (else nominal)
+MAX_SKEW = 500e-6       # crystals stay within a few hundred ppm: a noisy slope is clipped to this
 CLOCK_PAIR_EVERY_S = 0.25
 CLOCK_FIT_SPAN_S = 120.0
 IMU_CHANNELS = (("acc_x", "mg", "ACC"), ("acc_y", "mg", "ACC"), ("acc_z", "mg", "ACC"),
@@ -96,17 +101,74 @@ class ClockMap:
 
 
 class _Stream:
-    """One LSL outlet and its hold buffer of (t_s array, values) blocks."""
+    """One LSL outlet, its hold buffer of blocks by first sample index, and its time line."""
 
-    def __init__(self, outlet, fs_hz, node_label, kind):
+    def __init__(self, outlet, fs_hz, node_label, kind, node_id):
         self.outlet = outlet
         self.kind = kind
+        self.node_id = node_id
         self.fs_hz = fs_hz
         self.label = node_label
-        self.held = []
-        self.last_t = None
+        self.held = {}       # first sample index k -> (arrival host s, t_s, values)
+        self.next_k = None   # the sample index the stream continues with
+        self.line = TimeLine(fs_hz)
         self.pushed = 0
         self.dropped = 0
+
+
+class TimeLine:
+    """Sample index -> session seconds: a line through the live clock model's times of recent blocks.
+
+    The recorder refits its live clock estimate twice a second, which moves block times by tens
+    of microseconds to milliseconds; stamping from this line (least squares over the last
+    LINE_SPAN_S of blocks), continued sample by sample and slewed towards each refit, keeps the
+    model's time and rate without steps between blocks."""
+
+    def __init__(self, fs_hz):
+        self.fs_hz = fs_hz
+        self.points = []  # (k of a block's middle sample, its t_s)
+        self.fit = None
+        self.last = None  # (k, time) of the last stamped sample
+
+    def add(self, k0, t_s):
+        import numpy as np
+
+        mid = len(t_s) // 2
+        self.points.append((k0 + mid, float(t_s[mid])))
+        span_k = LINE_SPAN_S * self.fs_hz
+        while self.points[-1][0] - self.points[0][0] > span_k:
+            self.points.pop(0)
+        k = np.array([p[0] for p in self.points], dtype=np.float64)
+        t = np.array([p[1] for p in self.points])
+        b = 1.0 / self.fs_hz
+        if len(k) >= 3 and k[-1] - k[0] > MIN_SLOPE_S * self.fs_hz:  # enough data for the node's rate
+            b = float(np.clip(np.polyfit(k - k[-1], t, 1)[0], b * (1 - MAX_SKEW), b * (1 + MAX_SKEW)))
+        a = float(np.median(t - b * (k - k[-1])))
+        self.fit = (k[-1], a, b)
+
+    def times(self, k0, n):
+        import numpy as np
+
+        kr, a, b = self.fit
+        return a + b * (k0 + np.arange(n, dtype=np.float64) - kr)
+
+    def stamp(self, k0, n):
+        """Times of samples k0..k0+n-1: continuing the last stamped sample at the line's period and
+        slewing towards the line by at most MAX_SLEW (a refit never makes time step or go back)."""
+        import numpy as np
+
+        target = self.times(k0, n)
+        if self.last is not None:
+            k_last, t_last = self.last
+            span = k0 + n - 1 - k_last
+            steps = k0 + np.arange(n, dtype=np.float64) - k_last
+            base = t_last + self.fit[2] * steps
+            err = target[-1] - base[-1]
+            if abs(err) < MAX_STEP_S:  # else (a reconnect reset the estimate) follow the line at once
+                lim = MAX_SLEW * span / self.fs_hz
+                target = base + float(np.clip(err, -lim, lim)) * steps / span
+        self.last = (k0 + n - 1, float(target[-1]))
+        return target
 
 
 class LslOutlet(RecorderSink):
@@ -126,9 +188,9 @@ class LslOutlet(RecorderSink):
         self.markers = None
         self.nodes = {}
         self.gait = {}  # node_id -> (side, detector): live gait events from that node
-        self.newest_t = None
-        self.lead_off = {}
         self.closed = False
+        self.pushed_samples = 0
+        self.late_samples = 0  # came after their place in the stream was pushed (they are in raw.log)
 
     # ------------------------------------------------------------ sink API
 
@@ -153,6 +215,11 @@ class LslOutlet(RecorderSink):
         self.markers = self.lsl.StreamOutlet(minfo)
 
     def on_block(self, node_id, kind, t_s, values):
+        """Without sample indices (an older recorder): foot edges only; data streams need on_samples."""
+        if kind == "foot":
+            self.on_samples(node_id, kind, None, t_s, values)
+
+    def on_samples(self, node_id, kind, first_index, t_s, values):
         if self.closed or self.start_s is None:
             return
         self.clock.sample()
@@ -160,17 +227,17 @@ class LslOutlet(RecorderSink):
             self._gait(node_id, "foot", t_s, values)
             return
         st = self.streams.get((node_id, kind))
-        if st is None or len(t_s) == 0:
+        if st is None or len(t_s) == 0 or first_index is None:
             return
-        if kind == "imu":
-            self._gait(node_id, "imu", t_s, values[:, 3:6])
         if self.stamping == "arrival":
-            self._push(st, t_s, values, arrival=True)
+            self._push(st, first_index, t_s, values, arrival=True)
             return
-        st.held.append((t_s, values))
-        t_end = float(t_s[-1])
-        self.newest_t = t_end if self.newest_t is None else max(self.newest_t, t_end)
-        self._flush(self.newest_t - self.hold_s)
+        if st.next_k is not None and first_index < st.next_k:
+            st.dropped += len(t_s)  # its place in the stream was already pushed: in raw.log, not in LSL
+            return
+        st.line.add(first_index, t_s)
+        st.held[first_index] = (self.clock.host_clock_us() / 1e6, t_s, values)
+        self._flush()
 
     def on_event(self, t_s, name, fields):
         if self.closed or self.markers is None:
@@ -182,7 +249,7 @@ class LslOutlet(RecorderSink):
         elif name == "stop_sent":
             self._mark(t_s, "stop")
         elif name == "session_end":
-            self._flush(float("inf"))  # every held sample (and its gap markers) before "end"
+            self._flush(force=True)  # every held sample (and its gap markers) before "end"
             self._mark(t_s, "end %s" % fields.get("status", ""))
         elif name == "gone":
             self._mark(t_s, "gap%s frames %s-%s lost" % (tag, fields.get("first"), fields.get("last")))
@@ -195,8 +262,10 @@ class LslOutlet(RecorderSink):
         if self.closed:
             return
         if self.start_s is not None:
-            self._flush(float("inf"))
+            self._flush(force=True)
         self.closed = True
+        self.pushed_samples = sum(st.pushed for st in self.streams.values())
+        self.late_samples = sum(st.dropped for st in self.streams.values())
         self.streams.clear()  # outlets are destroyed with their last reference
         self.markers = None
 
@@ -215,7 +284,7 @@ class LslOutlet(RecorderSink):
                            ("node_id", str(nid)), ("hardware", self.board or "unknown")):
             ch.append_child_value(key, str(value))
         self._describe_session(info, sid, simulated)
-        return _Stream(self.lsl.StreamOutlet(info), fs, label, "EMG")
+        return _Stream(self.lsl.StreamOutlet(info), fs, label, "EMG", nid)
 
     def _imu_stream(self, node, fs, sid, simulated):
         nid = int(node["node_id"])
@@ -229,7 +298,7 @@ class LslOutlet(RecorderSink):
                                ("node_id", str(nid)), ("hardware", self.board or "unknown")):
                 ch.append_child_value(key, str(value))
         self._describe_session(info, sid, simulated)
-        return _Stream(self.lsl.StreamOutlet(info), fs, label, "IMU")
+        return _Stream(self.lsl.StreamOutlet(info), fs, label, "IMU", nid)
 
     def _describe_session(self, info, sid, simulated):
         acq = info.desc.append_child("acquisition")
@@ -238,36 +307,37 @@ class LslOutlet(RecorderSink):
                            ("timestamps", "node clock model per sample" if self.stamping == "model" else "arrival")):
             acq.append_child_value(key, value)
 
-    def _flush(self, cutoff_s):
+    def _flush(self, force=False):
+        """Push each stream's held blocks in sample order; a hole waits up to hold_s for its resend."""
+        now_s = self.clock.host_clock_us() / 1e6
         for st in self.streams.values():
-            if not st.held:
-                continue
-            st.held.sort(key=lambda b: float(b[0][0]))
-            keep = []
-            for t_s, values in st.held:
-                if float(t_s[-1]) <= cutoff_s:
-                    self._push(st, t_s, values)
-                else:
-                    keep.append((t_s, values))
-            st.held = keep
+            while st.held:
+                k0 = min(st.held)
+                arrived_s, t_s, values = st.held[k0]
+                if st.next_k is not None and k0 > st.next_k and not force and now_s - arrived_s < self.hold_s:
+                    break  # a hole before this block: give the resend time to arrive
+                del st.held[k0]
+                self._push(st, k0, t_s, values)
 
-    def _push(self, st, t_s, values, arrival=False):
+    def _push(self, st, k0, t_s, values, arrival=False):
         import numpy as np
 
-        period = 1.0 / st.fs_hz
-        if not arrival and st.last_t is not None:
-            if float(t_s[0]) < st.last_t + 0.5 * period:
-                st.dropped += len(t_s)  # came after its place was streamed: in raw.log, not in LSL
-                return
-            if float(t_s[0]) > st.last_t + 1.5 * period:
-                self._mark(st.last_t + period, "gap %s %s %.4f s" % (st.label, st.kind, float(t_s[0]) - st.last_t - period))
-        x = np.asarray(values, dtype=np.float32).reshape(len(t_s), -1)
+        n = len(t_s)
+        x = np.asarray(values, dtype=np.float32).reshape(n, -1)
         if arrival:
             st.outlet.push_chunk(x)  # LSL stamps the last sample now, back-dates the rest
-        else:
-            st.outlet.push_chunk(x, timestamp=self._local(t_s))
-        st.last_t = float(t_s[-1])
-        st.pushed += len(t_s)
+            st.pushed += n
+            return
+        if st.next_k is not None and k0 > st.next_k:
+            hole = k0 - st.next_k
+            self._mark(float(st.line.times(st.next_k, 1)[0]),
+                       "gap %s %s %d samples %.4f s" % (st.label, st.kind, hole, hole / st.fs_hz))
+        times = st.line.stamp(k0, n)
+        st.outlet.push_chunk(x, timestamp=self._local(times))
+        if st.kind == "IMU":
+            self._gait(st.node_id, "imu", times, x[:, 3:6].astype(np.float64))
+        st.next_k = k0 + n
+        st.pushed += n
 
     def _local(self, t_s):
         import numpy as np

@@ -22,6 +22,9 @@ arrival order. The recorder calls, for each sink:
                        every recorder event also written to raw.log ("connected",
                        "disconnected", "started", "stopped", "gone", "session_end", ...).
   close()              once, after session_end (also when the recording failed).
+A sink that defines on_samples(node_id, kind, first_index, t_s, values) gets that instead of
+on_block: first_index is the node's sample counter k of values[0] (emg, imu; None for foot),
+so a consumer can tell a late resent block or a hole from clock-estimate jitter (the LSL outlet).
 Calls must return promptly (no blocking I/O: hand work to your own thread).
 A sink that raises is dropped for the rest of the recording, with a
 "sink_failed" event in raw.log; it never stops or alters the recording.
@@ -94,9 +97,12 @@ class SinkHub:
     def __bool__(self):
         return bool(self.sinks)
 
-    def _call(self, method, *args):
+    def _call(self, method, *args, first_index=None):
         for sink in list(self.sinks):
             try:
+                if method == "on_block" and hasattr(sink, "on_samples"):
+                    sink.on_samples(args[0], args[1], first_index, *args[2:])
+                    continue
                 getattr(sink, method)(*args)
             except Exception as exc:  # a consumer's bug must not touch the recording
                 self.sinks.remove(sink)
@@ -137,7 +143,9 @@ class SinkHub:
             return
         t_s = (fit.host_us(node_us) - self.start_us) / 1e6
         values = raw.astype(np.float64) * (nv_per_lsb / 1000.0) if kind == "emg" else raw
-        self._call("on_block", node_id, kind, t_s, values)
+        rate = emg_hz if kind == "emg" else imu_hz if kind == "imu" else None
+        first_index = int(round(node_us[0] * rate / 1e6)) if rate else None
+        self._call("on_block", node_id, kind, t_s, values, first_index=first_index)
 
     def close(self):
         if self.closed:
