@@ -23,6 +23,10 @@ def add_parser(subparsers):
                    help="session directory for equipment facts when INPUT is an analysis JSON "
                         "(default: the analysis' source path if it is a session)")
     p.add_argument("--force", action="store_true", help="overwrite an existing report in DIR")
+    p.add_argument("--lab", metavar="FILE", help="lab profile (`myostride lab init`) whose equipment facts fill "
+                   "what an imported file (C3D, CSV) does not record; default: $XDG_CONFIG_HOME/myostride/lab.json "
+                   "when it exists")
+    p.add_argument("--no-lab", action="store_true", help="do not use the default lab profile")
     p.set_defaults(run=run)
 
 
@@ -32,6 +36,11 @@ def run(args):
     from ..study.summary import check_analysis
 
     clinical = load_clinical(args.clinical)
+    from ..study.lab import find_lab
+
+    if args.lab and args.no_lab:
+        raise UserError("--lab and --no-lab contradict each other; give one")
+    lab = find_lab(args.lab, use_default=not args.no_lab)
     out = Path(args.out)
     inp = Path(args.input)
     outputs = OUTPUTS + (("analysis.json",) if inp.is_dir() else ())
@@ -53,12 +62,16 @@ def run(args):
             session = load_session_or_fail(Path(session_dir))
     else:
         raise UserError("INPUT %s does not exist; give a session directory or an analysis JSON" % inp)
-    paths = write_study_outputs(analysis, clinical, out, session)
+    paths = write_study_outputs(analysis, clinical, out, session, lab=lab)
     summary = paths["summary"]
     doc = summary["documentation"]
     print("summary: %s" % paths["summary_json"])
     print("report:  %s" % paths["html"])
     print("report:  %s" % paths["pdf"])
+    used = (summary["equipment"].get("lab_profile") or {})
+    if used:
+        print("lab profile %s: %s" % (used.get("path"), used.get("not_used") or "%d equipment fact(s) from it (%s)"
+                                      % (len(used["facts_used"]), ", ".join(used["facts_used"]) or "none needed")))
     print("muscles tested: %d; codes: %s; documentation %s" % (
         summary["muscles_tested"], ", ".join("%s x%d" % (ln["code"], ln["units"]) for ln in summary["coding"]["lines"])
         or "none", "complete" if doc["complete"] else "incomplete (missing: %s)" % ", ".join(doc["missing"])))

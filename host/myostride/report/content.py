@@ -141,7 +141,29 @@ def _equipment(summary):
         ("Calibration / self-test", cal.get("status", NOT_RECORDED) +
          (" (%d nodes)" % len(cal.get("nodes") or []) if cal.get("nodes") else "")),
     ]
-    return {"title": "Equipment (ISEK reporting items)", "blocks": [("kv", rows)]}
+    blocks = [("kv", rows)]
+    lab = e.get("lab_profile") or {}
+    used = lab.get("facts_used") or []
+    if used:
+        names = dict(LAB_FACT_NAMES)
+        blocks.append(("para", "From the lab profile%s (not recorded in the file): %s. Every other item comes from "
+                       "the recording's own hardware records, the clinical file or the analysis." % (
+                           " of %s" % lab["lab"] if lab.get("lab") else "",
+                           ", ".join(names.get(f, f) for f in used))))
+    elif lab.get("not_used"):
+        blocks.append(("para", "Lab profile not used: %s." % lab["not_used"]))
+    return {"title": "Equipment (ISEK reporting items)", "blocks": blocks}
+
+
+LAB_FACT_NAMES = (("node_hardware", "system"), ("firmware_versions", "software version"),
+                  ("front_end.chip", "front-end chip"), ("front_end.detection_mode", "detection mode"),
+                  ("front_end.input_impedance", "input impedance"), ("front_end.cmrr_db", "CMRR"),
+                  ("front_end.gain", "gain"), ("front_end.analog_filters", "analog filters"),
+                  ("front_end.adc_bits", "ADC resolution"), ("electrodes.type", "electrode type"),
+                  ("electrodes.material", "electrode material"), ("electrodes.size_mm", "electrode size"),
+                  ("electrodes.inter_electrode_distance_mm", "inter-electrode distance"),
+                  ("electrodes.skin_preparation", "skin preparation"), ("electrodes.placement_guide", "placement"),
+                  ("calibration", "calibration record"))
 
 
 FILTER_SETTING_KEYS = ("band_hz", "band_filter", "powerline_method", "powerline", "mains_hz", "envelope_filter",

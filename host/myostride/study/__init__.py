@@ -9,11 +9,12 @@ depends only on that dict and the plots (data flows analysis -> study -> report)
 from pathlib import Path
 
 
-def write_study_outputs(analysis, clinical, out_dir, session=None):
+def write_study_outputs(analysis, clinical, out_dir, session=None, lab=None):
     """summary.json, report.html and report.pdf for one study in out_dir (created).
 
     analysis: myostride.analysis/1 dict; clinical: a validated clinical dict
-    (myostride.study.clinical.load_clinical); session: Session, manifest dict or None.
+    (myostride.study.clinical.load_clinical); session: Session, manifest dict or None;
+    lab: a lab profile (myostride.study.lab.find_lab) for imported files, or None.
     Returns {"summary": dict, "summary_json": path, "html": path, "pdf": path}.
     """
     from ..report import write_report
@@ -21,7 +22,7 @@ def write_study_outputs(analysis, clinical, out_dir, session=None):
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    summary = build_summary(analysis, clinical, session)
+    summary = build_summary(analysis, clinical, session, lab=lab)
     summary_path = write_json(out_dir / "summary.json", summary)
     html_path, pdf_path = write_report(summary, analysis, out_dir)
     return {"summary": summary, "summary_json": summary_path, "html": html_path, "pdf": pdf_path}

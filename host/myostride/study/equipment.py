@@ -100,10 +100,12 @@ def _node_filters(status):
     return "; ".join(parts) or "none (raw)"
 
 
-def gather_equipment(analysis, clinical, session_meta=None, boards_dir=None):
+def gather_equipment(analysis, clinical, session_meta=None, boards_dir=None, lab=None):
     """(equipment dict, missing fact names). Every value comes from a named source or is None.
 
     session_meta: a myostride.session.Session, its manifest dict, or None.
+    lab: a validated lab profile (study/lab.py) or None: it fills facts an imported file (C3D,
+    CSV) lacks, each marked "lab profile" in equipment["fact_sources"]; never a session's.
     """
     session_meta, statuses = split_session(session_meta)
     nodes = session_nodes(session_meta, statuses)
@@ -143,6 +145,7 @@ def gather_equipment(analysis, clinical, session_meta=None, boards_dir=None):
             "filters.analysis": "analysis settings" if analysis.get("settings") else None,
         },
     }
+    _apply_lab(equipment, lab, (analysis.get("source") or {}).get("kind"), bool(nodes))
     missing = []
     for fact in REQUIRED_FACTS:
         value = equipment
@@ -151,6 +154,49 @@ def gather_equipment(analysis, clinical, session_meta=None, boards_dir=None):
         if value is None or (fact == "calibration" and value["status"] == "not recorded"):
             missing.append("equipment." + fact)
     return equipment, missing
+
+
+def _fact(equipment, fact):
+    value = equipment
+    for part in fact.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    if fact == "calibration" and isinstance(value, dict) and value.get("status") == "not recorded":
+        return None
+    return value
+
+
+def _apply_lab(equipment, lab, source_kind, has_nodes):
+    """Record where each fact came from; fill an imported file's missing facts from the lab profile."""
+    from .lab import equipment_facts
+
+    src = equipment["sources"]
+    where = {"node_hardware": src["nodes"], "firmware_versions": src["nodes"], "calibration": src["nodes"],
+             "sampling_rate_hz": src["nodes"] or "analysis (the file's rate)", "filters.analysis": src["filters.analysis"]}
+    facts = {}
+    for fact in REQUIRED_FACTS + tuple("front_end." + k for k in FRONT_END_KEYS) + tuple(
+            "electrodes." + k for k in ELECTRODE_KEYS):
+        if _fact(equipment, fact) is not None:
+            head = fact.split(".")[0]
+            facts[fact] = where.get(fact) or src.get(head) or src.get(fact)
+    equipment["fact_sources"] = facts
+    if not lab:
+        equipment["lab_profile"] = None
+        return
+    info = {"path": lab.get("_path"), "lab": (lab.get("lab") or {}).get("name"), "facts_used": []}
+    equipment["lab_profile"] = info
+    if has_nodes or source_kind == "session":
+        info["not_used"] = "a myostride session records its own hardware; the lab profile is for imported files"
+        return
+    for fact, value in equipment_facts(lab).items():
+        if _fact(equipment, fact) is not None:
+            continue  # the file, the clinical file or the analysis already says it
+        parent, _, leaf = fact.rpartition(".")
+        target = equipment[parent] if parent else equipment
+        target[leaf] = value
+        facts[fact] = "lab profile"
+        info["facts_used"].append(fact)
+    if "front_end.analog_filters" in info["facts_used"]:
+        equipment["filters"]["analog"] = equipment["front_end"]["analog_filters"]
 
 
 def equipment_ok(equipment):

@@ -29,14 +29,14 @@ CLINICAL_COPY_KEYS = ("indication", "icd10", "clinical_question", "management_pl
                       "prior_study", "other_codes_same_day", "prior_authorization", "fine_wire_muscles")
 
 
-def build_summary(analysis, clinical, session_meta=None, boards_dir=None, generated_at=None):
+def build_summary(analysis, clinical, session_meta=None, boards_dir=None, generated_at=None, lab=None):
     """summary dict from an analysis dict, a validated clinical dict and (optionally) the session.
 
     session_meta: a myostride.session.Session (manifest + node status frames), its manifest
     dict, or None (equipment facts from the session are then listed as missing).
     """
     check_analysis(analysis)
-    equipment, equipment_missing = gather_equipment(analysis, clinical, session_meta, boards_dir)
+    equipment, equipment_missing = gather_equipment(analysis, clinical, session_meta, boards_dir, lab=lab)
     muscles = [_muscle_entry(ch) for ch in analysis.get("channels", []) if ch.get("muscle")]
     tested = sorted(set((m["side"], m["muscle"]) for m in muscles if m["usable"]))
     interpreter = get_path(clinical, "interpreted_by.name")
