@@ -254,3 +254,43 @@ def _shift_if_relative(events, info, trial_start_s, trial_end_s):
         info["warnings"].append("stored event times all lie before the first frame (%.3f s) but within the "
                                 "record's length: read as relative to the record's start and shifted by "
                                 "%.3f s" % (trial_start_s, trial_start_s))
+
+
+def attach_c3d_events(rec, c3d, trial_start_s, analog_rate_hz):
+    """Fill rec.events (stored), rec.event_info and rec.derived_events (force plates, markers).
+
+    Derived events are computed for every file that has plates or markers, also when events are
+    stored: the analysis cross-checks the sources and falls back on them when the stored ones are
+    missing for a side or implausible.
+    """
+    from . import events_forceplate, events_markers
+
+    params, header = c3d["parameters"], c3d["header"]
+    points = c3d["data"]["points"]
+    point_rate_hz = float(header["points"]["frame_rate"] or 0.0)
+    n_frames = points.shape[2] if points.ndim == 3 else 0
+    n_analog = c3d["data"]["analogs"].shape[-1]
+    end_s = trial_start_s + (n_frames / point_rate_hz if point_rate_hz > 0 and n_frames else n_analog / analog_rate_hz)
+    info = read_stored_events(params, header, trial_start_s, end_s)
+    rec.events = info.pop("events")
+    rec.event_info = info
+    labels = _as_list(_param(params, "POINT", "LABELS"))
+    for extra in ("LABELS2", "LABELS3", "LABELS4"):
+        labels += _as_list(_param(params, "POINT", extra))
+    labels = labels[:points.shape[1]] if n_frames else []
+    derived = {}
+    if n_frames >= 10 and labels and point_rate_hz > 0:
+        t_s = trial_start_s + np.arange(n_frames) / point_rate_hz
+        m = events_markers.events_from_markers(points, labels, point_rate_hz, t_s)
+        if m is not None:
+            derived["markers"] = m
+    if _param(params, "FORCE_PLATFORM", "USED") is not None and \
+            int(np.ravel(_param(params, "FORCE_PLATFORM", "USED", [0]) or [0])[0]) > 0:
+        plates, why = events_forceplate.plates_from_c3d(c3d)
+        if plates is None:
+            derived["forceplate"] = {"events": None, "warnings": [why]}
+        elif plates:
+            derived["forceplate"] = events_forceplate.plate_events(
+                plates, analog_rate_hz, trial_start_s, points if labels else None, labels, point_rate_hz,
+                trial_start_s)
+    rec.derived_events = derived
