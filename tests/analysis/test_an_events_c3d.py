@@ -210,3 +210,112 @@ def test_file_with_no_event_source_is_refused_in_one_line():
         pipeline.analyse(rec)
     msg = str(err.value)
     assert "\n" not in msg and "--events" in msg
+
+
+@pytest.mark.parametrize("names,expect", [
+    (["LHEE", "LTOE", "RHEE", "RTOE", "SACR"], ("LHEE", "LTOE", "RHEE", "RTOE", ["SACR"])),
+    (["Matt:LHEE", "Matt:LTOE", "Matt:RHEE", "Matt:RTOE", "Matt:LASI", "Matt:RASI"],
+     ("Matt:LHEE", "Matt:LTOE", "Matt:RHEE", "Matt:RTOE", ["Matt:LASI", "Matt:RASI"])),
+    (["L.Heel", "L.Toe", "R.Heel", "R.Toe", "L.ASIS", "R.PSIS"],
+     ("L.Heel", "L.Toe", "R.Heel", "R.Toe", ["L.ASIS", "R.PSIS"])),
+    (["l heel", "l mt1", "R_FCC", "R_MT5", "LTOO", "RT01", "L_PSIS"],
+     ("l heel", "l mt1", "R_FCC", "R_MT5", ["L_PSIS"])),
+    (["LCAL", "LVMH", "LIMH", "RCA", "RMT1", "RASIS"], ("LCAL", "LIMH", "RCA", "RMT1", ["RASIS"])),
+])
+def test_marker_names(names, expect):
+    from myostride.analysis.marker_names import find_markers
+
+    found = find_markers(names)
+    got = (names[found["left"]["heel"][0]], names[found["left"]["toe"][0]],
+           names[found["right"]["heel"][0]], names[found["right"]["toe"][0]],
+           [names[i] for i in found["pelvis"]["sacrum"] + found["pelvis"]["asis"] + found["pelvis"]["psis"]])
+    assert got == expect
+
+
+def _points(path):
+    import ezc3d
+
+    c = ezc3d.c3d(str(path))
+    h = c["header"]
+    rate = float(h["points"]["frame_rate"])
+    t = (int(h["points"]["first_frame"]) + np.arange(c["data"]["points"].shape[2])) / rate
+    return c["data"]["points"].copy(), list(c["parameters"]["POINT"]["LABELS"]["value"]), rate, t
+
+
+def test_marker_events_survive_renaming_rotation_and_a_treadmill():
+    """The same walk with other marker names, a Y-up lab frame, and the pelvis held in place
+    (what a treadmill recording looks like) gives the same events."""
+    from myostride.analysis.events_markers import events_from_markers
+
+    pts, labels, rate, t = _points(_need(PIG))
+    base = events_from_markers(pts, labels, rate, t)
+    assert base["details"]["mode"] == "overground"
+    renamed = [{"LHEE": "Pat:L.Heel", "LTOE": "Pat:L.Toe", "RHEE": "Pat:R_FCC", "RTOE": "Pat:R_MT2",
+                "LASI": "Pat:L.ASIS", "RASI": "Pat:R.ASIS", "LPSI": "Pat:L.PSIS", "RPSI": "Pat:R.PSIS"}.get(x, "X" + x)
+               for x in labels]
+    y_up = pts.copy()
+    y_up[1], y_up[2] = pts[2], -pts[1]  # lab Z (up) becomes Y
+    other = events_from_markers(y_up, renamed, rate, t)
+    assert other["details"]["vertical_axis"] == "y"
+    for side in ("left", "right"):
+        for kind in ("foot_strike_s", "foot_off_s"):
+            assert other["events"][side][kind] == pytest.approx(base["events"][side][kind], abs=1e-6)
+    # Treadmill: subtract the pelvis's smoothed horizontal progression from every marker.
+    idx = [labels.index(m) for m in ("LASI", "RASI", "LPSI", "RPSI")]
+    pelvis = np.nanmean(pts[:3, idx, :], axis=1)
+    tread = pts.copy()
+    for k in (0, 1):
+        tread[k] = pts[k] - pelvis[k][None, :]
+    belt = events_from_markers(tread, labels, rate, t)
+    assert belt["details"]["mode"] == "treadmill"
+    assert belt["details"]["direction_from"] == "ASIS ahead of PSIS"
+    d = _diffs_ms(belt["events"], base["events"])
+    n_base = sum(len(v) for s in base["events"].values() for v in s.values())
+    assert len(d) >= n_base - 1 and np.median(d) <= 10.0
+
+
+def test_plates_with_negative_fz_and_an_offset(tmp_path):
+    """Plates that report the load as negative, or were not zeroed, give the same contacts."""
+    import ezc3d
+
+    from myostride.analysis import events_forceplate
+
+    src = _need(PIG)
+    c = ezc3d.c3d(str(src))
+    plates, _ = events_forceplate.plates_from_c3d(c)
+    base = events_forceplate.plate_events(plates, 1000.0, 1.42)["unknown_side"]
+    flipped = []
+    for p in plates:
+        q = dict(p)
+        q["force"] = -p["force"] + np.array([[0.0], [0.0], [-35.0]])  # negative load, 35 N offset
+        flipped.append(q)
+    got = events_forceplate.plate_events(flipped, 1000.0, 1.42)["unknown_side"]
+    assert len(got) == len(base) >= 1
+    for a, b in zip(got, base):
+        assert a["foot_strike_s"] == pytest.approx(b["foot_strike_s"], abs=0.002)
+        assert a["foot_off_s"] == pytest.approx(b["foot_off_s"], abs=0.002)
+
+
+def test_swapped_stored_events_give_way_to_plates_and_markers(tmp_path):
+    truth = _stored(_need(PIG))
+    rows = [(("Foot Off" if k == "foot_strike_s" else "Foot Strike"), s.title(), t) for s, k, t in _flat(truth)]
+    path = _rewrite(PIG, tmp_path / "swapped.c3d", [r[0] for r in rows], [r[1] for r in rows],
+                    np.array([[0.0] * len(rows), [r[2] for r in rows]]))
+    rec = load_c3d(path, PIG_MAP)
+    sel = events.select_events(rec)
+    assert sel["source"] == "forceplate+markers"
+    assert any("stored left events not used" in w and "swapped" in w for w in sel["warnings"])
+
+
+def test_one_sided_stored_events_of_a_y_up_lab():
+    """MOtoNMS (Y-up lab, BTS): stored events of the right foot only, one strike and one off."""
+    path = _need(C3D / "motonms_unipd_walking1.c3d")
+    rec = load_c3d(path, {"Right Tibialis anterior": ("right", "tibialis_anterior")})
+    assert rec.events["left"] == {"foot_strike_s": [], "foot_off_s": []}
+    sel = events.select_events(rec, sides_needed=["right"])
+    assert sel["source_by_side"]["right"] == "forceplate+markers"
+    assert any("stored right events not used: no complete plausible stride" in w for w in sel["warnings"])
+    plate = rec.derived_events["forceplate"]["events"]["right"]
+    frame_s = 1.0 / 60.0  # the stored events are whole video frames at 60 Hz
+    assert plate["foot_strike_s"][0] == pytest.approx(rec.events["right"]["foot_strike_s"][0], abs=0.010)
+    assert plate["foot_off_s"][0] == pytest.approx(rec.events["right"]["foot_off_s"][0], abs=2 * frame_s)
