@@ -278,6 +278,14 @@ def attach_c3d_events(rec, c3d, trial_start_s, analog_rate_hz):
     for extra in ("LABELS2", "LABELS3", "LABELS4"):
         labels += _as_list(_param(params, "POINT", extra))
     labels = labels[:points.shape[1]] if n_frames else []
+    unit = (_as_list(_param(params, "POINT", "UNITS")) or ["mm"])[0].strip().lower()
+    to_mm = {"m": 1000.0, "cm": 10.0, "dm": 100.0, "mm": 1.0}.get(unit)
+    if to_mm is None:
+        to_mm = 1.0
+        if labels:
+            info["warnings"].append("POINT:UNITS %r is not a length unit; marker positions read as mm" % unit)
+    if to_mm != 1.0 and n_frames:
+        points = points * to_mm
     derived = {}
     if n_frames >= 10 and labels and point_rate_hz > 0:
         t_s = trial_start_s + np.arange(n_frames) / point_rate_hz

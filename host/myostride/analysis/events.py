@@ -93,12 +93,12 @@ DISAGREE_MEDIAN_MS = 40.0
 
 
 def candidate_sources(recording):
-    """{name: {side: {"foot_strike_s", "foot_off_s"}}} for every event source the recording has.
+    """({name: {side: {"foot_strike_s", "foot_off_s"}}}, {name: [notes]}) for every event source there is.
 
     "forceplate+markers" joins the two when both exist: marker events cover every step, and
     each plate event (more precise) replaces the marker event it matches.
     """
-    out, notes = {}, []
+    out, notes = {}, {}
     if recording.events and any(recording.events[s][k] for s in SIDES for k in recording.events[s]):
         out["stored"] = recording.events
     derived = getattr(recording, "derived_events", {}) or {}
@@ -119,11 +119,11 @@ def candidate_sources(recording):
         events = empty_events()
         for side, gi in recording.gyro.items():
             events[side] = events_from_gyro(gi.t_s, gi.gyro, gi.axis, gi.sign)
-            notes.append("%s events from the shank gyroscope %s" % (side, gi.label))
+            notes.setdefault("imu", []).append("%s events from the shank gyroscope %s" % (side, gi.label))
         if any(events[s]["foot_strike_s"] for s in SIDES):
             out["imu"] = events
         else:
-            notes.append("no strides found in the gyroscope signal(s)")
+            notes["imu"] = ["no strides found in the gyroscope signal(s)"]
     if recording.footswitch:
         events = empty_events()
         for side, edges in recording.footswitch.items():
@@ -172,7 +172,7 @@ def select_events(recording, prefer=None, sides_needed=SIDES):
         raise UserError("no gait events: the input stores none and has no force plate contact, heel/toe markers, "
                         "shank IMU or footswitch to derive them from; give an events CSV with --events FILE "
                         "(columns side,foot_strike_s,foot_off_s)%s" % hint)
-    warnings = [w for w in notes if prefer in (None, "imu") or "gyroscope" not in w]
+    warnings = []
     chosen, by_side = empty_events(), {}
     for side in SIDES:
         verdicts = {n: _side_verdict(cands[n][side]) for n in order}
@@ -189,6 +189,8 @@ def select_events(recording, prefer=None, sides_needed=SIDES):
     if not by_side:
         raise UserError("no gait events for any side in the input; give an events CSV with --events FILE")
     used = sorted(set(by_side.values()), key=order.index)
+    for name in used + ([] if "imu" in cands else ["imu"]):
+        warnings += notes.get(name, [])
     source = used[0] if len(used) == 1 else ", ".join("%s (%s)" % (by_side[s], s) for s in SIDES if s in by_side)
     pure = {n: e for n, e in cands.items() if n != "forceplate+markers"}
     checks = cross_check(pure)

@@ -172,6 +172,9 @@ def _judge(c, plate, normal, i0, i1, feet, point_rate_hz, point_t0_s, t0_s, rate
     """Fill c["side"], or mark the contact unclean, from the markers or the centre of pressure."""
     axes = [a for a in range(3) if abs(normal[a]) < 0.7]  # the plate's two horizontal lab axes
     corners_xy = plate["corners"][axes]
+    if np.ptp(corners_xy, axis=1).min() < 1.0:
+        c["why"] = "plate has no CORNERS: side and whole-foot contact not checked"
+        return
     mid = (i0 + i1) // 2
     cop = plate["cop"][axes, mid]
     if not feet or point_rate_hz <= 0:
