@@ -319,3 +319,20 @@ def test_one_sided_stored_events_of_a_y_up_lab():
     frame_s = 1.0 / 60.0  # the stored events are whole video frames at 60 Hz
     assert plate["foot_strike_s"][0] == pytest.approx(rec.events["right"]["foot_strike_s"][0], abs=0.010)
     assert plate["foot_off_s"][0] == pytest.approx(rec.events["right"]["foot_off_s"][0], abs=2 * frame_s)
+
+
+def test_markers_stored_in_metres(tmp_path):
+    import ezc3d
+
+    src = _need(PIG)
+    c = ezc3d.c3d(str(src))
+    c["data"]["points"][:3] = c["data"]["points"][:3] / 1000.0
+    c["parameters"]["POINT"]["UNITS"]["value"] = ["m"]
+    c.write(str(tmp_path / "m.c3d"))
+    base = load_c3d(src, PIG_MAP).derived_events
+    metres = load_c3d(tmp_path / "m.c3d", PIG_MAP).derived_events
+    assert metres["markers"]["details"]["mode"] == "overground"
+    for side in ("left", "right"):
+        for kind in ("foot_strike_s", "foot_off_s"):
+            assert metres["markers"]["events"][side][kind] == pytest.approx(base["markers"]["events"][side][kind],
+                                                                            abs=1e-3)

@@ -271,11 +271,12 @@ def events_json(sel, recording, warnings):
                              "threshold_n": THRESHOLD_NOTE}
     if "markers" in derived:
         out["markers"] = derived["markers"].get("details", {})
-    notes = list(info.get("warnings", []))
-    for name in ("forceplate", "markers"):
-        if name in derived:
-            notes += derived[name].get("warnings", [])
-    out["warnings"] = notes + list(warnings)
+    # Warnings concern the events used (how stored ones were read, why a source was chosen, which
+    # sources disagree); notes are details of derived sources (rejected plate contacts, markers
+    # not tracked) that matter only to someone checking those sources.
+    out["warnings"] = list(info.get("warnings", [])) + list(warnings)
+    out["notes"] = [w for name in ("forceplate", "markers") if name in derived
+                    for w in derived[name].get("warnings", [])]
     return out
 
 
