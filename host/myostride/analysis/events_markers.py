@@ -122,7 +122,7 @@ def _vertical_axis(pelvis, feet):
     """Index of the lab axis along which the pelvis is far from the feet on average."""
     diffs = [np.nanmedian(pelvis - f, axis=0) for f in feet]
     d = np.nanmean(np.abs(np.vstack(diffs)), axis=0)
-    return int(np.nanargmax(d))
+    return int(np.nanargmax(d)) if np.isfinite(d).any() else None
 
 
 def walking_direction(pelvis, rate_hz, vertical, feet, asis=None, psis=None):
@@ -239,6 +239,9 @@ def events_from_markers(points, labels, rate_hz, t_s):
         with _w.catch_warnings():
             _w.simplefilter("ignore", RuntimeWarning)  # frames where nothing is tracked stay NaN
             vertical = _vertical_axis(pelvis, all_feet)
+            if vertical is None:
+                warnings.append("markers: the pelvis and the feet are never tracked in the same frames")
+                return {"events": None, "details": {}, "warnings": warnings}
             direction, mode, how = walking_direction(pelvis, rate_hz, vertical, all_feet,
                                                      mean_traj(asis) if asis else None,
                                                      mean_traj(psis) if psis else None)
