@@ -4,7 +4,7 @@ Forces come from ezc3d's force-platform reader (FORCE_PLATFORM group, plate type
 SCALE/OFFSET and calibration matrices applied, lab frame). The vertical component is the one
 along the plate's normal (from its CORNERS: Y-up and Z-up labs both exist); its sign is chosen so
 that body weight is positive (plates and labs disagree on whether Fz is negative). The unloaded
-level is the median of the quietest half of the record, so a plate that was not re-zeroed still
+level is the median of the lowest quarter of the record, so a plate that was not re-zeroed still
 reads zero between contacts.
 
 A contact is a stretch above the threshold (20 N, or 5 noise SDs of the unloaded plate if the
