@@ -336,3 +336,17 @@ def test_markers_stored_in_metres(tmp_path):
         for kind in ("foot_strike_s", "foot_off_s"):
             assert metres["markers"]["events"][side][kind] == pytest.approx(base["markers"]["events"][side][kind],
                                                                             abs=1e-3)
+
+
+@pytest.mark.parametrize("prefer", ["markers", "forceplate", "forceplate+markers"])
+def test_events_from_forces_one_source_through_the_cli(prefer, tmp_path):
+    import json
+
+    from myostride import cli
+
+    out = tmp_path / "a.json"
+    assert cli.main(["analyze", str(_need(VICON)), "--map", "EMG1=left:soleus", "--events-from", prefer,
+                     "--json", str(out)]) == 0
+    ev = json.loads(out.read_text())["events"]
+    assert ev["source"] == prefer and ev["convention"].startswith("Foot Off/Foot Strike")
+    assert ev["left"]["foot_strike_s"]

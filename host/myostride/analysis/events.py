@@ -183,7 +183,7 @@ def select_events(recording, prefer=None, sides_needed=SIDES):
             continue
         by_side[side] = pick
         chosen[side] = {k: list(v) for k, v in cands[pick][side].items()}
-        if "stored" in cands and pick != "stored" and side in sides_needed:
+        if "stored" in verdicts and pick != "stored" and side in sides_needed:
             warnings.append("stored %s events not used: %s; %s events from %s"
                             % (side, verdicts["stored"][1], side, pick))
     if not by_side:
