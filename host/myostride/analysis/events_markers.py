@@ -13,7 +13,9 @@ no force plate and works over the whole walk, overground or on a treadmill:
   quickly in swing and back slowly in stance);
 * trajectories low-passed at 7 Hz (zero phase); extremes picked with a prominence of a third of
   the foot's excursion and at least 0.5 s apart, timed between frames by a parabola through
-  the three frames around each.
+  the three frames around each;
+* each foot strike then moved to where the heel's descent ends (`_refine_strikes`): Zeni's
+  heel extreme comes while the heel is still descending, before contact.
 
 Gaps (occluded markers, NaN) are interpolated when shorter than 0.1 s and otherwise split the
 signal; no event is placed at a segment's edge.
@@ -88,7 +90,7 @@ def _refine_strikes(times_s, height, rate_hz, t_s):
     """Move each Zeni foot strike to where the heel's descent ends (the heel meets the floor).
 
     Zeni's extremes find every step robustly, but the heel is most anterior while still
-    descending, 30-70 ms before contact on the lab files. Contact is where the descent ends:
+    descending, 25-75 ms before contact on the lab files. Contact is where the descent ends:
     after the heel's fastest descent (searched from the Zeni time to 0.3 s later), the first time
     its downward speed falls below 10 % of that peak, interpolated between frames. Vertical motion
     is the same on a treadmill (the belt moves horizontally). A strike keeps its Zeni time when no
