@@ -31,6 +31,7 @@ moved into place only when every one is complete; an existing subject/session/ta
 before anything is written.
 """
 
+import contextlib
 import json
 import math
 import os
@@ -364,12 +365,25 @@ def write_trial(target, specs, participant=None):
             _write_text(stage / "README", _readme())
             os.rename(stage, root)
             return [root / r for r in rel]
-        # An existing dataset: move the new files in (none of them exists), then participants.tsv.
-        for r in rel:
-            (root / r).parent.mkdir(parents=True, exist_ok=True)
-        for r in rel:
-            os.rename(stage / r, root / r)
-        os.replace(stage / "participants.tsv", root / "participants.tsv")
+        # An existing dataset: move the new files in (none of them exists), then participants.tsv;
+        # if a move fails, the ones already moved are taken out again.
+        made = [d for d in [root / target.folder()] + list((root / target.folder()).parents)
+                if d != root and root in d.parents and not d.exists()]  # deepest first
+        moved = []
+        try:
+            (root / target.folder()).mkdir(parents=True, exist_ok=True)
+            for r in rel:
+                os.rename(stage / r, root / r)
+                moved.append(root / r)
+            os.replace(stage / "participants.tsv", root / "participants.tsv")
+        except OSError:
+            for m in moved:
+                with contextlib.suppress(OSError):
+                    m.unlink()
+            for d in made:
+                with contextlib.suppress(OSError):
+                    d.rmdir()
+            raise
         return [root / r for r in rel]
     except OSError as exc:
         raise UserError("writing the BIDS dataset in %s failed (%s); nothing was changed there"
