@@ -325,7 +325,10 @@ class LslOutlet(RecorderSink):
         n = len(t_s)
         x = np.asarray(values, dtype=np.float32).reshape(n, -1)
         if arrival:
-            st.outlet.push_chunk(x)  # LSL stamps the last sample now, back-dates the rest
+            if n == 1:
+                st.outlet.push_sample(x[0])
+            else:
+                st.outlet.push_chunk(x)  # LSL stamps the last sample now, back-dates the rest
             st.pushed += n
             return
         if st.next_k is not None and k0 > st.next_k:
@@ -333,7 +336,10 @@ class LslOutlet(RecorderSink):
             self._mark(float(st.line.times(st.next_k, 1)[0]),
                        "gap %s %s %d samples %.4f s" % (st.label, st.kind, hole, hole / st.fs_hz))
         times = st.line.stamp(k0, n)
-        st.outlet.push_chunk(x, timestamp=self._local(times))
+        if n == 1:
+            st.outlet.push_sample(x[0], timestamp=float(self._local(times)[0]))
+        else:
+            st.outlet.push_chunk(x, timestamp=self._local(times))
         if st.kind == "IMU":
             self._gait(st.node_id, "imu", times, x[:, 3:6].astype(np.float64))
         st.next_k = k0 + n
