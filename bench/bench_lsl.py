@@ -117,7 +117,7 @@ def one_run(a, seed):
     n_streams = 2 * (2 * a.nodes + 1)  # EMG + IMU per node and markers, for each of the two outlets
     rx = subprocess.Popen([sys.executable, str(ROOT / "tests" / "interop" / "lsl_receiver.py"), "--prefix", tag,
                            "--streams", str(n_streams), "--out", str(tmp / "rx.npz"),
-                           "--seconds", str(a.seconds + 120)], stdout=subprocess.PIPE, text=True)
+                           "--seconds", str(a.seconds + 600)], stdout=subprocess.PIPE, text=True)
     try:
         line = rx.stdout.readline()  # liblsl loaded in the receiver: it finds the streams as they appear
         if line.strip() != "IMPORTED":
@@ -129,7 +129,9 @@ def one_run(a, seed):
 
             rec = Recorder(tmp / "rec", mapping, a.seconds, backend=backend, sinks=[ours, base])
             asyncio.run(rec.run())
-        rx.wait(timeout=180)
+        rx.wait(timeout=700)
+        if rx.returncode != 0:
+            raise RuntimeError("LSL receiver failed: %s" % rx.stdout.read())
     finally:
         if rx.poll() is None:
             rx.kill()

@@ -209,7 +209,7 @@ class LslOutlet(RecorderSink):
                 self.streams[(nid, "imu")] = self._imu_stream(node, float(cfg["imu_hz"]), sid, simulated)
         self._choose_gait_nodes()
         minfo = self.lsl.StreamInfo("%s markers" % self.prefix, "Markers", 1, 0.0, "string",
-                                    "myostride-%s-markers" % sid)
+                                    "%s-%s-markers" % (self.prefix, sid))
         minfo.set_channel_names(["event"])
         self._describe_session(minfo, sid, simulated)
         self.markers = self.lsl.StreamOutlet(minfo)
@@ -277,7 +277,7 @@ class LslOutlet(RecorderSink):
     def _emg_stream(self, node, fs, sid, simulated):
         nid = int(node["node_id"])
         label = node.get("label") or "node%02d" % nid
-        info = self._stream_info("%s %s EMG" % (self.prefix, label), "EMG", 1, fs, "myostride-%s-node%02d-emg" % (sid, nid))
+        info = self._stream_info("%s %s EMG" % (self.prefix, label), "EMG", 1, fs, "%s-%s-node%02d-emg" % (self.prefix, sid, nid))
         ch = info.desc.append_child("channels").append_child("channel")
         for key, value in (("label", _channel_label(node)), ("unit", "microvolts"), ("type", "EMG"),
                            ("side", node.get("side") or "unknown"), ("muscle", node.get("muscle") or "unmapped"),
@@ -289,7 +289,7 @@ class LslOutlet(RecorderSink):
     def _imu_stream(self, node, fs, sid, simulated):
         nid = int(node["node_id"])
         label = node.get("label") or "node%02d" % nid
-        info = self._stream_info("%s %s IMU" % (self.prefix, label), "IMU", 6, fs, "myostride-%s-node%02d-imu" % (sid, nid))
+        info = self._stream_info("%s %s IMU" % (self.prefix, label), "IMU", 6, fs, "%s-%s-node%02d-imu" % (self.prefix, sid, nid))
         chans = info.desc.append_child("channels")
         for name, unit, ctype in IMU_CHANNELS:
             ch = chans.append_child("channel")
