@@ -656,6 +656,9 @@ class Air:
         self.call_at_g(t_connect + interval, mtu_exchanged)
         self.call_at_g(t_ready, ready)
         self.log("link node %s conn %d interval %.2f ms mtu %d" % (node.node_id, conn, interval * 1e3, neg_mtu))
+        # Truth for clock-sync benchmarks: this link's connection events are at anchor_g + n * interval_s.
+        self.faults.write({"kind": "link", "node": node.node_id, "g_s": round(now, 6), "conn": conn,
+                           "anchor_g": now + interval, "interval_s": interval})
 
     def scanning_changed(self):
         want = any(h.scanning for h in self.hosts)

@@ -106,6 +106,7 @@ def build_manifest(contents, live_recorder=False):
         "end_reason": end.get("reason") if end else ("recorder still running" if live_recorder else "recorder process ended without closing the session"),
         "config": cfg,
         "nodes": nodes,
+        "sync_warnings": _sync_warnings(nodes),
         "raw_log": dict({"file": "raw.log"}, **(rep or {})),
     }
     return man, built
@@ -186,6 +187,16 @@ def _node_entry(nid, nl, m, cfg, start_us):
         "resend_requests": ev_names.count("resend"),
     }
     return entry, {"emg": emg, "clock": clock, "statuses": statuses}
+
+
+def _sync_warnings(nodes):
+    """One line per node whose clock sync is unsure (clock.stats.unsure, acquire/syncquality.py)."""
+    out = []
+    for n in nodes:
+        st = (n.get("clock") or {}).get("stats") or {}
+        if st.get("unsure"):
+            out.append("node %d (%s): clock sync unsure: %s" % (n["node_id"], n.get("label") or "unmapped", "; ".join(st.get("unsure_reasons") or [])))
+    return out
 
 
 def _range_reason(a, b, gone):

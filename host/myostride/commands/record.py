@@ -127,3 +127,5 @@ def _print_summary(man):
     tail = man.get("raw_log", {}).get("tail_ignored_bytes")
     if tail:
         print("  raw.log: %d bytes at the end were incomplete and ignored (%s)" % (tail, man["raw_log"].get("tail_reason")))
+    for w in man.get("sync_warnings") or []:
+        print("  warning: %s" % w)
