@@ -404,17 +404,29 @@ def _segment_lattice(arr, bin_s, group_events=32, chunk_s=10.0):
     edges about the line: how sharply the arrivals show the events).
     """
     t = np.unique(np.asarray(arr, dtype=np.int64)).astype(np.float64)
-    lat = estimate_lattice(t)
-    if lat is None:
+    # The interval per chunk (over a whole long trial a radio-vs-host rate
+    # difference smears the phases), the most frequent one wins.
+    chunk = ((t - t[0]) // (chunk_s * 1e6)).astype(np.int64)
+    found = []
+    for c in np.unique(chunk):
+        lat = estimate_lattice(t[chunk == c])
+        if lat is not None:
+            found.append(lat)
+    if not found:
         return None
-    period, phase0 = lat
+    pers, counts = np.unique([f[0] for f in found], return_counts=True)
+    period = float(pers[np.argmax(counts)])
+    phase0 = next(f[1] for f in found if f[0] == period)
     coarse = _coarse_phase(t, period, chunk_s)
     # Which event each arrival belongs to: the one at most period/8 after it
     # by the coarse phase, else the one before. The fine phase below is then
     # measured on one straight reference (phase0 + ev * period), so the coarse
     # phase's chunk-to-chunk noise does not reach it.
-    dw = ((t - coarse(t) + period / 8) % period) - period / 8
-    ev = np.round((t - dw - phase0) / period).astype(np.int64)
+    ct = coarse(t)
+    dw = ((t - ct + period / 8) % period) - period / 8
+    # Event index counted from the coarse phase (continuous: it is unwrapped), so
+    # d stays continuous when the lattice slides by half an interval or more.
+    ev = np.round((t - dw - ct) / period).astype(np.int64)
     d = t - (phase0 + ev * period)  # arrival minus its event on the reference
     # One latency per connection event: its first arrival (the notifications of
     # one event reach the host together; the later ones carry the host's
