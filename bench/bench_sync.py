@@ -151,6 +151,35 @@ def main_replay(paths):
     return 0
 
 
+def _run_recorder(spec, bound_s):
+    """Record in a child process (dies with us); SIGINT then SIGKILL past bound_s. True if it ended by itself."""
+    import signal
+    import subprocess
+
+    from myosim.world import _die_with_parent
+
+    child = subprocess.Popen([sys.executable, __file__, "--record-child", spec], preexec_fn=_die_with_parent)
+    try:
+        child.wait(timeout=bound_s)
+        return child.returncode == 0
+    except subprocess.TimeoutExpired:
+        child.send_signal(signal.SIGINT)
+        try:
+            child.wait(timeout=10.0)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+        return False
+
+
+def _record_child(spec):
+    from myostride.acquire.recorder import record_session
+
+    d = json.loads(spec)
+    asyncio.run(record_session(d["out"], d["mapping"], d["seconds"], backend="sim", world=d["world"]))
+    return 0
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--nodes", type=int, default=12)
@@ -165,7 +194,10 @@ def main(argv=None):
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
     ap.add_argument("--capture", metavar="NPZ", help="also store the clock-fit inputs and truth of this run (for --replay)")
     ap.add_argument("--replay", nargs="+", metavar="NPZ", help="refit captured runs with the current estimator; no simulation")
+    ap.add_argument("--record-child", help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
+    if a.record_child:
+        return _record_child(a.record_child)
     if a.replay:
         return main_replay(a.replay)
 
@@ -173,7 +205,6 @@ def main(argv=None):
     from myosim.scenario import DEFAULT_LAYOUT, build_scenario
     from myosim.world import World
     from myostride.acquire import logscan, sync
-    from myostride.acquire.recorder import record_session
     from myostride.session import load_session
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-sync-", dir="/tmp"))
@@ -185,22 +216,16 @@ def main(argv=None):
     env = {"MYOSTRIDE_SIM_IRQ": a.irq} if a.irq != "schedule" else {}
     load0 = Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").exists() else []
 
-    async def record():
-        # Bounded: a recorder whose end hangs (issue 12, its shutdown part) must not hang the
-        # benchmark; the session is then rebuilt from raw.log, which holds every exchange.
-        try:
-            async with asyncio.timeout(a.seconds / a.speed + 90.0):
-                await record_session(tmp / "rec", mapping, a.seconds, backend="sim", world=sc.world_path)
-            return True
-        except TimeoutError:
-            return False
-
+    # The recorder runs in a child process with a hard bound: a recorder whose end hangs
+    # (issue 12, its shutdown part; seen here) must not hang the benchmark. Its raw.log
+    # holds every exchange, so the session is then rebuilt from it.
+    spec = json.dumps({"out": str(tmp / "rec"), "mapping": mapping, "seconds": a.seconds, "world": str(sc.world_path)})
     with World(sc.node_jsons, sc.world_path, {"seed": a.seed, "loss_pct": a.loss}, env=env):
-        finished = asyncio.run(record())
+        finished = _run_recorder(spec, a.seconds / a.speed + 90.0)
     wall = time.time() - t0
     load1 = Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").exists() else []
     if not finished:
-        print("bench_sync: the recorder did not end within its bound; session rebuilt from raw.log")
+        print("bench_sync: the recorder did not end within its bound and was stopped; session rebuilt from raw.log")
         from myostride.session import rebuild_session
 
         rebuild_session(tmp / "rec")
@@ -228,9 +253,11 @@ def main(argv=None):
     for n in s.meta["nodes"]:
         st = n["clock"]["stats"]
         e = errs[n["node_id"]][1]
-        print("  node %2d: %s, exchanges %d used %d, rtt median %.1f ms, error median %+.0f us p1 %+.0f p99 %+.0f%s; samples %d/%d missing %d" % (
+        unc = st.get("uncertainty_us")
+        print("  node %2d: %s, exchanges %d used %d, rtt median %.1f ms, error median %+.0f us p1 %+.0f p99 %+.0f, "
+              "uncertainty %s us%s%s; samples %d/%d missing %d" % (
             n["node_id"], st.get("method"), st.get("exchanges", 0), st.get("used", 0), st.get("rtt_median_us", 0) / 1000,
-            np.median(e), np.percentile(e, 1), np.percentile(e, 99),
+            np.median(e), np.percentile(e, 1), np.percentile(e, 99), "?" if unc is None else "%.0f" % unc, " (unsure)" if st.get("unsure") else "",
             (", %d exchanges off by 2^30 us (node tick wrap) fixed" % st["wrap_fixed_exchanges"]) if st.get("wrap_fixed_exchanges") else "",
             n["samples"]["received"], n["samples"]["expected"], n["samples"]["missing"]))
     if a.keep:

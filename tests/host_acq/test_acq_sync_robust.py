@@ -190,3 +190,29 @@ def test_replay_of_a_recorded_busy_run():
         errs.append(np.interp(np.linspace(g_us[0] + 1e6, g_us[-1] - 1e6, 3000), g_us, fit.host_us(node_us) - g_us))
     pair = np.concatenate([np.abs(errs[i] - errs[j]) for i in range(3) for j in range(i + 1, 3)])
     assert np.percentile(pair, 99) < 100.0, np.percentile(pair, 99)
+
+
+def test_session_json_carries_the_uncertainty_and_warns(tmp_path):
+    """Fake nodes whose notifications show no connection events: the midpoint method, so every
+    node is unsure, session.json says so per node and in sync_warnings, and `record` prints it."""
+    import json
+
+    from acqfakes import FakeNode, write_fake_session
+    from myostride.commands.record import _print_summary
+    from myostride.session import load_session
+
+    write_fake_session(tmp_path / "raw.log", [FakeNode(1, ppm=60), FakeNode(2, ppm=-90)], seconds=3.0)
+    load_session(tmp_path)
+    man = json.loads((tmp_path / "session.json").read_text())
+    for n in man["nodes"]:
+        st = n["clock"]["stats"]
+        assert st["method"] == "midpoint" and st["unsure"] is True and st["uncertainty_us"] > 0
+    assert len(man["sync_warnings"]) == 2
+    assert man["sync_warnings"][0].startswith("node 1 (node01): clock sync unsure: no connection-event lattice")
+    import contextlib
+    import io
+
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        _print_summary(man)
+    assert "warning: node 2 (node02): clock sync unsure" in buf.getvalue()

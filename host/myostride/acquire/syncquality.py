@@ -37,7 +37,8 @@ def assess(rows, fit, arrivals_us=None, segments_us=None, span_node_us=None, blo
     split_us = None
     if len(ex) >= 8:
         t0 = int(ex[0, 0])
-        blk = int(block_s * 1e6)
+        # At least four blocks: a short recording gets shorter blocks.
+        blk = int(max(min(block_s * 1e6, (int(ex[-1, 0]) - t0) / 4.0), 0.5e6))
         arr = np.asarray(arrivals_us, dtype=np.int64) if arrivals_us is not None and len(arrivals_us) else None
         halves = []
         for h in (0, 1):
@@ -52,17 +53,15 @@ def assess(rows, fit, arrivals_us=None, segments_us=None, span_node_us=None, blo
             lo, hi = span_node_us if span_node_us is not None else (ex[:, 1].min(), ex[:, 1].max())
             grid = np.linspace(float(lo), float(hi), 200)
             split_us = float(np.percentile(np.abs(halves[0].host_us(grid) - halves[1].host_us(grid)) / 2.0, 95))
-    if split_us is None:
-        reasons.append("too few time-sync exchanges to cross-check the clock fit (%d)" % len(ex))
-        unc = None
-    else:
-        unc = split_us
+    unc = split_us
     if method == "midpoint":
         half_rtt = float(st.get("rtt_median_us", 0.0)) / 2.0
         unc = max(unc or 0.0, half_rtt)
         reasons.append("no connection-event lattice in the notification times: midpoint method, "
                        "off by up to half the round trip (%.1f ms)" % (half_rtt / 1000.0))
-    elif unc is not None and unc > unsure_us:
+    if split_us is None:
+        reasons.append("too few time-sync exchanges (%d) to cross-check the clock fit on two halves" % len(ex))
+    elif method != "midpoint" and unc > unsure_us:
         reasons.append("the clock fits of alternate %g s blocks disagree: uncertainty %.0f us (limit %.0f)" % (block_s, unc, unsure_us))
     out = {
         "uncertainty_us": None if unc is None else round(unc, 1),
