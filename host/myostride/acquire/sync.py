@@ -183,6 +183,16 @@ def fit_clock(exchanges, knot_step_s=1.0, window_s=15.0, bin_s=2.0, keep_per_bin
         rtt = round_trip_us(sel)
     order = np.argsort(node_mid)
     node_mid, r, rtt = node_mid[order], r[order], rtt[order]
+    if used_method == "lattice" and len(r) >= 5:
+        # Gross outliers (a node starved for milliseconds before it stamped t2; few
+        # exchanges near the end of a loaded run) would seed the first least-squares
+        # lines below with a tilt that MAD rejection then keeps: drop them against a
+        # running median first (it follows drift wander, and is not moved by them).
+        dev = r - _running_median(node_mid / 1e6, r, 5.0)
+        mad = 1.4826 * float(np.median(np.abs(dev)))
+        sane = np.abs(dev) <= max(5.0 * mad, 200.0)
+        if sane.sum() >= 2:
+            node_mid, r, rtt, sel = node_mid[sane], r[sane], rtt[sane], sel[order][sane]
     base = node_mid[0]
     x = (node_mid - base) / 1e6  # seconds since first exchange (node clock)
     if len(sel) == 1:
@@ -361,20 +371,26 @@ def lattice_offsets(ex, arrivals_us, segments_us=None, coarse_s=2.0, tol_us=500.
             continue
         period, phase_at, info = phase_fn
         seg_info.append(info)
-        for i in idx:
-            near = idx[np.abs(t1[idx] - t1[i]) <= half]
-            # The offset lies between the neighbours' tightest bounds: above every
-            # t1 - t2, below every t4 - t3. The lower bound alone is off by up to a
-            # whole interval when every ping leaves just after an event (the warm-up
-            # pings follow the previous reply), which dated writes one event early.
-            target = t2[i] + (up[near].max() + down[near].min()) / 2.0
-            ph = phase_at(target)
-            m = np.round((target - ph) / period)
-            o = ph + m * period - t2[i]
-            # causality: the write reached the node after t1, the reply left before t4
-            if up[i] - tol_us <= o <= (ex[i, 3] - ex[i, 2]) + tol_us:
-                out[i] = o
-                intervals[i] = period
+        idx = idx[np.argsort(t1[idx], kind="stable")]
+        ts = t1[idx]
+        lo = np.searchsorted(ts, ts - half, "left")
+        hi = np.searchsorted(ts, ts + half, "right")
+        up_s = up[idx]
+        down_s = down[idx]
+        # The offset lies between the neighbours' tightest bounds: above every
+        # t1 - t2, below every t4 - t3. The lower bound alone is off by up to a
+        # whole interval when every ping leaves just after an event (the warm-up
+        # pings follow the previous reply), which dated writes one event early.
+        up_max = np.array([up_s[a:b].max() for a, b in zip(lo, hi)])
+        down_min = np.array([down_s[a:b].min() for a, b in zip(lo, hi)])
+        target = t2[idx] + (up_max + down_min) / 2.0
+        ph = phase_at(target)
+        m = np.round((target - ph) / period)
+        o = ph + m * period - t2[idx]
+        # causality: the write reached the node after t1, the reply left before t4
+        good = (up_s - tol_us <= o) & (o <= down_s + tol_us)
+        out[idx[good]] = o[good]
+        intervals[idx[good]] = period
     return {"offset_us": out, "interval_us": intervals, "segments": seg_info}
 
 
@@ -444,7 +460,7 @@ def _segment_lattice(arr, bin_s, group_events=32, chunk_s=10.0):
                 groups.append(g)
     info = {"groups": len(groups), "groups_used": 0, "edge_scatter_us": None}
     if len(groups) < 3:
-        return period, (lambda t_us, c=coarse: float(c(np.asarray([t_us], dtype=np.float64))[0])), info
+        return period, (lambda t_us, c=coarse: c(np.asarray(t_us, dtype=np.float64))), info
     x0 = t[groups[0][0]]
     xq = np.array([(np.median(t[g]) - x0) / 1e6 for g in groups])
     q10 = np.array([np.percentile(d[g], 10.0) for g in groups])
@@ -466,7 +482,7 @@ def _segment_lattice(arr, bin_s, group_events=32, chunk_s=10.0):
     xs = np.asarray(xs)
     ys = np.asarray(ys)
     if len(xs) < 3:
-        return period, (lambda t_us, c=coarse: float(c(np.asarray([t_us], dtype=np.float64))[0])), info
+        return period, (lambda t_us, c=coarse: c(np.asarray(t_us, dtype=np.float64))), info
     b, a, _lo, _hi = theilslopes(ys, xs)
     keep = np.ones(len(xs), dtype=bool)
     for _ in range(2):
@@ -513,6 +529,13 @@ def _coarse_phase(t, period, chunk_s):
         return base + np.interp(t_us, xs, ps)
 
     return coarse
+
+
+def _running_median(x, y, half):
+    """Median of y over x +/- half at every point (x ascending)."""
+    lo = np.searchsorted(x, x - half, "left")
+    hi = np.searchsorted(x, x + half, "right")
+    return np.array([np.median(y[a:b]) for a, b in zip(lo, hi)])
 
 
 def _local_weights(knots, x, sigma):
