@@ -216,3 +216,12 @@ def test_session_json_carries_the_uncertainty_and_warns(tmp_path):
     with contextlib.redirect_stdout(buf):
         _print_summary(man)
     assert "warning: node 2 (node02): clock sync unsure" in buf.getvalue()
+
+
+def test_sparse_random_arrivals_do_not_make_a_lattice():
+    """Per-chunk interval search must not let a few chance alignments claim a lattice."""
+    ex, _arr, _node_of = _session(seed=9, seconds=60.0)
+    rng = np.random.default_rng(9)
+    for n in (30, 300, 3000):
+        arrivals = np.sort(rng.uniform(1e6, 60e6, n))
+        assert fit_clock(ex, arrivals_us=arrivals).stats["method"] == "midpoint", n

@@ -424,13 +424,24 @@ def _segment_lattice(arr, bin_s, group_events=32, chunk_s=10.0):
     # difference smears the phases), the most frequent one wins.
     chunk = ((t - t[0]) // (chunk_s * 1e6)).astype(np.int64)
     found = []
+    tried = 0
     for c in np.unique(chunk):
-        lat = estimate_lattice(t[chunk == c])
+        tc = t[chunk == c]
+        if len(tc) < 40:  # a handful of arrivals can line up on some period by chance
+            continue
+        tried += 1
+        lat = estimate_lattice(tc)
         if lat is not None:
             found.append(lat)
+    if not tried:  # a short or sparse connection: all its arrivals at once
+        lat = estimate_lattice(t)
+        found = [lat] if lat is not None else []
+        tried = 1
     if not found:
         return None
     pers, counts = np.unique([f[0] for f in found], return_counts=True)
+    if counts.max() < 0.5 * tried:  # no interval the arrivals agree on
+        return None
     period = float(pers[np.argmax(counts)])
     phase0 = next(f[1] for f in found if f[0] == period)
     coarse = _coarse_phase(t, period, chunk_s)
