@@ -106,6 +106,16 @@ def test_late_deliveries_that_wrap_do_not_tilt_the_lattice(seed):
     assert np.all(err < 20.0) and np.all(err > -120.0), (err.min(), err.max())
 
 
+def test_heavy_load_many_wrapped_arrivals_all_run_long():
+    """At load average 50 a 18.75 ms link had 5-6 % of its arrivals wrapped, all run long, and a
+    latency spread over the whole interval: a low percentile of all latencies set the edge guard
+    so wide that wrapped arrivals passed for edges (one node 0.7-1.0 ms early)."""
+    ex, arr, node_of = _session(interval_us=18_750.0, seed=10, late_frac=0.08, jitter_us=2500.0)
+    fit = fit_clock(ex, arrivals_us=arr)
+    err = _err_us(fit, node_of, 3.0, 29.0)
+    assert np.all(err < 20.0) and np.all(err > -150.0), (err.min(), err.max())
+
+
 def test_phase_edge_not_dragged_early_by_wrapped_arrivals():
     """With more than 1 % of arrivals wrapped, the 1st percentile of the phase scatter (the
     first version's edge) sits among them, milliseconds early."""
