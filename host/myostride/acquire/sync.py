@@ -323,21 +323,16 @@ def _density_edge(tf, period, bin_us=50.0, rise=0.1):
     return float(edges[j % nb])
 
 
-def _wrap(d, period):
-    """Phase differences into [-period/4, 3 period/4)."""
-    return ((d + period / 4) % period) - period / 4
-
-
 def lattice_offsets(ex, arrivals_us, segments_us=None, coarse_s=2.0, tol_us=500.0, bin_s=2.0):
     """Per exchange: host-minus-node offset from the connection-event lattice (NaN if unknown).
 
     ex: (n, 4) exchanges; arrivals_us: host receive times of the node's
     notifications; segments_us: [(start, end)] host-time spans of single
     connections (the lattice changes at a reconnect). Per connection the
-    period comes from estimate_lattice and the phase is a line fitted through
-    the earliest arrival of each bin_s bin (arrivals are never early, and a
-    line absorbs a slow rate difference between the radio's clock and the
-    host's). The event that delivered exchange i's write is the lattice point
+    period comes from estimate_lattice and the phase is a robust line through
+    the earliest arrival of each group of events (_segment_lattice: arrivals
+    are never early, and a line absorbs a slow rate difference between the
+    radio's clock and the host's). The event that delivered exchange i's write is the lattice point
     nearest to t2_i mapped with a coarse offset (midway between the upper
     envelope of t1 - t2 and the lower envelope of t4 - t3 over +/- coarse_s:
     t1 <= t2 + offset and t3 + offset <= t4 always). An offset that breaks
