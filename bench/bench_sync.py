@@ -125,6 +125,8 @@ def replay(path, fit_fn=None):
     errs = {}
     fits = {}
     for nid in nids:
+        if len(z["n%d_ex" % nid]) == 0:
+            raise ValueError("%s: node %d has no time-sync exchange (the run did not measure sync)" % (path, nid))
         knots = z["n%d_knots" % nid]
         g, u = knots[:, 0], knots[:, 1]
         a, b = z["n%d_span" % nid]
@@ -141,7 +143,11 @@ def main_replay(paths):
     print("%-40s %10s %10s %10s %s" % ("capture", "median us", "p99 us", "max us", "node error medians (us)"))
     p99 = []
     for path in paths:
-        r, errs, _fits = replay(path)
+        try:
+            r, errs, _fits = replay(path)
+        except ValueError as exc:
+            print(exc)
+            continue
         p99.append(r["align_p99_us"])
         print("%-40s %10.1f %10.1f %10.1f %s" % (Path(path).name, r["align_median_us"], r["align_p99_us"], r["align_max_us"],
                                                  " ".join("%d:%+.0f" % (n, np.median(e)) for n, (_g, e) in sorted(errs.items()))))
@@ -236,7 +242,16 @@ def main(argv=None):
 
     if a.capture:
         capture_inputs(contents, s, node_jsons, a.capture, tmp / "sim" / "faults.jsonl")
-    mid = {nid: sync.fit_clock(consistent_exchanges(contents.node(nid))[0], method="midpoint") for nid in node_jsons}
+    mid = {}
+    for nid in node_jsons:
+        try:
+            mid[nid] = sync.fit_clock(consistent_exchanges(contents.node(nid))[0], method="midpoint")
+        except ValueError as exc:  # e.g. a node starved by the machine's load never answered a ping
+            print("bench_sync: node %d has no usable time-sync exchange (%s): this run does not measure sync" % (nid, exc))
+    if len(mid) < len(node_jsons):
+        print("samples received per node: %s" % ", ".join("%d:%d/%d" % (n["node_id"], n["samples"]["received"], n["samples"]["expected"])
+                                                     for n in s.meta["nodes"]))
+        return 1
     base = summarize(errors_us(s, node_jsons, mid))
     print("bench_sync: %d nodes, %.0f s simulated at speed %g (%.1f s wall), loss %g %%, drift +/-%g ppm, node IRQs %s"
           % (a.nodes, a.seconds, a.speed, wall, a.loss, a.drift_ppm, a.irq))
