@@ -289,11 +289,11 @@ def estimate_lattice(arrival_us, grid_us=1250, n_min=6, n_max=80, min_deliveries
     ph = 2 * np.pi * (tf[None, :] % periods[:, None]) / periods[:, None]
     coh = np.abs(np.exp(1j * ph).mean(axis=1))
     best = coh.max()
-    # 0.4, not higher: at a 7.5 ms interval a busy host's latency tail (median
-    # 1.1 ms, 90th percentile 4 ms, seen at load average 24) leaves 0.6, and the
-    # midpoint fallback is worse by an order of magnitude; no wrong multiple of
-    # the interval comes near 0.4 (its odd events sit half a period off).
-    if best < 0.4:
+    # 0.7: a busy host's latency tail lowers a true lattice's coherence (0.6 seen
+    # at a 7.5 ms interval, load average 24: the midpoint fallback then, flagged
+    # unsure), but at 0.64 a 50 ms lattice showed more coherence at 25 ms than at
+    # 50 and a wrong lattice is worse than the midpoint (4-29 ms off vs 14 ms).
+    if best < 0.7:
         return None
     good = np.nonzero(coh >= 0.9 * best)[0]
     k = good[-1]
@@ -428,16 +428,16 @@ def _segment_lattice(arr, bin_s, group_events=32, chunk_s=10.0):
         lat = estimate_lattice(tc)
         if lat is not None:
             found.append(lat)
-    if not tried:  # a short or sparse connection: all its arrivals at once
+    pers, counts = (np.unique([f[0] for f in found], return_counts=True) if found else (np.zeros(0), np.zeros(0)))
+    if not len(counts) or counts.max() <= 0.5 * tried:
+        # A short or sparse connection, or chunks that disagree: all its arrivals at once.
         lat = estimate_lattice(t)
-        found = [lat] if lat is not None else []
-        tried = 1
-    if not found:
-        return None
-    pers, counts = np.unique([f[0] for f in found], return_counts=True)
-    if counts.max() < 0.5 * tried:  # no interval the arrivals agree on
-        return None
-    period = float(pers[np.argmax(counts)])
+        if lat is None:
+            return None
+        found = [lat]
+        period = lat[0]
+    else:
+        period = float(pers[np.argmax(counts)])
     phase0 = next(f[1] for f in found if f[0] == period)
     coarse = _coarse_phase(t, period, chunk_s)
     # Which event each arrival belongs to: the one at most period/8 after it
