@@ -1,0 +1,172 @@
+"""The console's radio side: the backend, a simulated patient, scan, identify, pre-trial check.
+
+Scan and identify run in the server's event loop through the same functions as
+`myostride scan` / `myostride node identify`; the pre-trial check runs the
+`myostride check` command itself in a child process (it records a few seconds and
+needs its own event loop), and the page shows its check.json.
+"""
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+from ..errors import UserError
+
+CHECK_BOUND_S = 120.0  # scan 8 s + connect + self-test + 5 s recording + drain, with room for a busy machine
+IDENTIFY_S = 5
+
+
+class ConsoleBackend:
+    """The console's view of the one backend object (acquire.backends.resolve_backend)."""
+
+    def __init__(self, name, world=None):
+        self.world = str(world) if world else None
+        try:
+            from ..acquire.backends import resolve_backend
+        except ImportError:  # before issue 12's backend object lands: same names, same classes
+            self.backend = None
+            self.name = name
+            self.simulated = name == "sim"
+        else:
+            self.backend = resolve_backend(name, world=self.world)
+            self.name = self.backend.name
+            self.simulated = bool(self.backend.simulated)
+        self.sim = None  # SimPatient the console started
+
+    def set_world(self, world):
+        self.world = str(world)
+        if self.backend is not None:
+            from ..acquire.backends import resolve_backend
+
+            self.backend = resolve_backend(self.name, world=self.world)
+
+    def device_kwargs(self):
+        if self.backend is not None:
+            return dict(self.backend.device_kwargs())
+        return {"world": self.world} if (self.simulated and self.world) else {}
+
+    def cli_args(self):
+        """--backend/--world for the CLI commands the console runs as children."""
+        return ["--backend", self.name] + (["--world", self.world] if self.world else [])
+
+    def clock_us(self):
+        if self.backend is not None:
+            return self.backend.host_clock_us()
+        from ..clock import clock_for_backend
+
+        return clock_for_backend(self.name, self.world)()
+
+    def classes(self):
+        from ..acquire.scanner import backend_classes
+
+        if self.backend is not None:
+            return self.backend.scanner_backend, self.backend.client_backend
+        s, c, _ = backend_classes(self.name)
+        return s, c
+
+
+class SimPatient:
+    """A simulated patient wearing N real-firmware nodes, started by the console (training, demos, tests)."""
+
+    def __init__(self, folder, nodes=4, condition="normal", seconds=900.0, seed=1, loss_pct=2.0):
+        self.folder = Path(folder)
+        self.nodes, self.condition, self.seconds, self.seed, self.loss_pct = nodes, condition, seconds, seed, loss_pct
+        self.world = None
+        self.scenario = None
+
+    def start(self):
+        from myosim import nodefiles
+        from myosim.scenario import build_scenario
+        from myosim.world import World, WorldError
+
+        from ..commands.sim import socket_paths
+
+        self.folder.mkdir(parents=True, exist_ok=True)
+        try:
+            self.scenario = build_scenario(self.folder, nodes=self.nodes, condition=self.condition,
+                                           seconds=self.seconds, seed=self.seed)
+        except ValueError as exc:
+            raise UserError("cannot simulate that patient: %s" % exc) from None
+        air, host = socket_paths(self.folder)
+        nodefiles.write_world(self.scenario.world_path, air, host, self.seconds, speed=1.0)
+        self.world = World(self.scenario.node_jsons, self.scenario.world_path, {"seed": self.seed, "loss_pct": self.loss_pct})
+        try:
+            self.world.start()
+        except WorldError as exc:
+            raise UserError("could not start the simulated nodes: %s" % exc) from None
+        return str(self.scenario.world_path)
+
+    def describe(self):
+        layout = self.scenario.truth["nodes"] if self.scenario else []
+        return {"nodes": self.nodes, "condition": self.condition, "seed": self.seed,
+                "layout": [{k: n[k] for k in ("node_id", "side", "muscle")} for n in layout]}
+
+    def stop(self):
+        if self.world is not None:
+            self.world.stop()
+            self.world = None
+
+
+async def scan_nodes(backend, seconds=3.0):
+    """[{node_id, name, battery_pct, rssi_dbm, firmware}] of the nodes advertising."""
+    from ..acquire.scanner import scan
+
+    found = await scan(seconds, backend.name, scanner_kwargs=backend.device_kwargs())
+    return [found[k].to_json() for k in sorted(found)]
+
+
+async def identify_node(backend, node_id, seconds=IDENTIFY_S):
+    """Blink node_id's LED (C_IDENTIFY), as `myostride node identify` does."""
+    from myowire import codec
+
+    from ..acquire.link import NodeLink
+    from ..acquire.scanner import scan
+    from ..bringup.nodecmd import ble_command
+
+    found = await scan(5.0, backend.name, want={node_id}, scanner_kwargs=backend.device_kwargs())
+    if node_id not in found:
+        raise UserError("node %d is not advertising; switch it on, bring it closer, or scan again" % node_id)
+    _s, client_cls = backend.classes()
+    link = NodeLink(node_id, found[node_id].device, backend.clock_us, lambda *a: None, lambda *a: None,
+                    lambda *a: None, client_cls=client_cls, client_kwargs=backend.device_kwargs())
+    try:
+        await link.connect()
+    except Exception as exc:
+        raise UserError("cannot connect to node %d (%s); is another host connected to it?" % (node_id, exc))
+    try:
+        await ble_command(link, codec.C_IDENTIFY, bytes([seconds]))
+    finally:
+        await link.disconnect()
+    return {"node_id": node_id, "seconds": seconds}
+
+
+async def run_check(backend, mapping, out_dir, seconds=5.0):
+    """`myostride check` in a child process; returns its check.json (dict). Bounded by CHECK_BOUND_S."""
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    cmd = [sys.executable, "-m", "myostride", "check", "--seconds", "%g" % seconds, "--out", str(out_dir)]
+    cmd += backend.cli_args()
+    for m in mapping:
+        cmd += ["--map", m]
+    proc = await asyncio.create_subprocess_exec(*cmd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    try:
+        async with asyncio.timeout(CHECK_BOUND_S):
+            _out, err = await proc.communicate()
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        raise UserError("the pre-trial check did not finish in %.0f s; check the nodes are on and in range, then run it again"
+                        % CHECK_BOUND_S) from None
+    except asyncio.CancelledError:
+        proc.kill()
+        await proc.wait()
+        raise
+    if proc.returncode == 2:
+        lines = [ln for ln in err.decode(errors="replace").splitlines() if ln.strip()]
+        raise UserError(lines[-1].split("error: ", 1)[-1] if lines else "the pre-trial check refused its input")
+    try:
+        return json.loads((out_dir / "check.json").read_text())
+    except (OSError, ValueError):
+        lines = [ln for ln in err.decode(errors="replace").splitlines() if ln.strip()]
+        raise UserError("the pre-trial check wrote no result (%s); run it again" % (lines[-1] if lines else "no message")) from None
