@@ -7,6 +7,7 @@ Handlers only call the study, radio, recording, live-feed and review modules.
 
 import asyncio
 import contextlib
+import hmac
 import json
 import re
 import time
@@ -309,6 +310,8 @@ def handler(fn):
 async def index(request):
     c = _c(request)
     if request.query_params.get("token"):
+        if not hmac.compare_digest(request.query_params["token"], c.guard.token):
+            return PlainTextResponse("wrong access token: open the address `myostride console` printed", status_code=401)
         resp = RedirectResponse("/", status_code=303)  # the token leaves the address bar and the history
         resp.set_cookie(COOKIE, c.guard.token, httponly=True, samesite="strict", path="/")
         return resp

@@ -540,11 +540,11 @@ async function runReview() {
   const out = $("#review-out");
   out.innerHTML = "";
   const gait = el("table", { class: "grid", id: "gait-table" }, el("tr", {}, ...["side", "strides", "stride time s", "stance %", "cadence steps/min"].map((h) => el("th", { text: h }))));
+  const pm = (v, d) => (v && v.mean != null ? `${v.mean.toFixed(d)} \u00B1 ${(v.sd || 0).toFixed(d)}` : "-");
   for (const [side, g] of Object.entries(r.gait || {})) {
-    if (!g) continue;
+    if (!g || !g.strides) continue;
     gait.append(el("tr", {}, el("td", { text: side }), el("td", { text: String(g.strides) }),
-      el("td", { text: g.stride_time_s ? `${g.stride_time_s.mean.toFixed(2)} \u00B1 ${g.stride_time_s.sd.toFixed(2)}` : "-" }),
-      el("td", { text: g.stance_pct ? `${g.stance_pct.mean.toFixed(1)} \u00B1 ${g.stance_pct.sd.toFixed(1)}` : "-" }),
+      el("td", { text: pm(g.stride_time_s, 2) }), el("td", { text: pm(g.stance_pct, 1) }),
       el("td", { text: g.cadence_steps_per_min ? g.cadence_steps_per_min.toFixed(0) : "-" })));
   }
   out.append(el("h3", { text: "Gait" }), gait);
@@ -640,4 +640,6 @@ async function main() {
   document.body.dataset.ready = "1";
 }
 
+window.addEventListener("unhandledrejection", (e) => say("page error: " + (e.reason && e.reason.message || e.reason)));
+window.addEventListener("error", (e) => say("page error: " + e.message));
 main().catch((e) => say("console failed to start: " + e.message));
