@@ -28,7 +28,7 @@ def test_closing_the_page_and_killing_the_server_mid_recording_lose_no_sample(tm
         sid = c.post("/api/studies", json={"clinical": {"patient": {"id": "P-DUR-1"}, "date_of_service": today}}).json()["id"]
         c.put("/api/studies/%s/mapping" % sid, json={"mapping": [
             {"node_id": 1, "side": "left", "muscle": "tibialis_anterior"},
-            {"node_id": 2, "side": "left", "muscle": "gastrocnemius_medialis"}]}).raise_for_status()
+            {"node_id": 7, "side": "right", "muscle": "tibialis_anterior"}]}).raise_for_status()
         r = c.post("/api/studies/%s/trials" % sid, json={"seconds": 60, "notes": "durability"})
         assert r.status_code == 200, r.text
         trial_dir = data / "studies" / sid / "trials" / r.json()["id"]

@@ -90,7 +90,8 @@ def test_whole_flow_in_chromium_matches_the_cli(tmp_path):
         wait_for(lambda: "running" in text_of("#sim-status"), 90, "simulated patient")
         q("#scan").click()
         wait_for(lambda: "4 node(s) found" in text_of("#scan-status"), 30, "scan")
-        for nid, side, muscle in ((1, "left", "tibialis_anterior"), (3, "left", "rectus_femoris"), (4, "left", "vastus_lateralis")):
+        for nid, side, muscle in ((1, "left", "tibialis_anterior"), (7, "right", "tibialis_anterior"),
+                                  (8, "right", "gastrocnemius_medialis")):
             Select(q("#side-%d" % nid)).select_by_value(side)
             Select(q("#muscle-%d" % nid)).select_by_value(muscle)
         wait_for(lambda: "Placement" in text_of("#placement"), 5, "placement hint")
@@ -137,6 +138,9 @@ def test_whole_flow_in_chromium_matches_the_cli(tmp_path):
         wait_for(lambda: "analysed" in text_of("#review-status"), 120, "analysis", every_s=1)
         cards = d.find_elements(By.CSS_SELECTOR, ".muscle-card img")
         assert len(cards) == 4 and all(c.get_attribute("naturalWidth") not in ("0", None) for c in cards)
+        # Left beside right: two columns, two muscles each.
+        assert [len(col.find_elements(By.CSS_SELECTOR, ".muscle-card")) for col in
+                d.find_elements(By.CSS_SELECTOR, ".review-grid > div")] == [2, 2]
         assert q("#technical-findings") and q("#clinical-findings")
         shot("5-review.png")
 
@@ -145,12 +149,12 @@ def test_whole_flow_in_chromium_matches_the_cli(tmp_path):
         q("#int-name").send_keys("Dr. A. Example")
         q("#int-cred").send_keys("MD")
         q("#int-spec").send_keys("Physical Medicine and Rehabilitation")
-        q("#int-text").send_keys("Activation timing of the four left muscles lies within normal windows.")
+        q("#int-text").send_keys("Activation timing of tibialis anterior and gastrocnemius lies within normal windows on both sides.")
         q("#int-save").click()
         wait_for(lambda: "saved" in text_of("#int-status"), 10, "interpretation saved")
         study_dir = data / "studies" / study_id
         stored = json.loads((study_dir / "clinical.json").read_text())
-        assert stored["interpretation"].startswith("Activation timing of the four left muscles")
+        assert stored["interpretation"].startswith("Activation timing of tibialis anterior")
         shot("6-interpretation.png")
 
         # 7 Report.

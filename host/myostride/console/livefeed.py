@@ -30,6 +30,11 @@ BUCKET_S = 0.01  # 100 display points per second per trace
 ENVELOPE_BUCKETS = 5  # 50 ms RMS envelope
 IMU_WINDOW_S = 6.0
 TICK_SETTLE_S = 0.8  # events this close to the window's end may still move: wait
+TICK_EVERY_S = 0.5
+# The display's node->host clock: refit from the logged sync exchanges every few seconds
+# (a fit costs milliseconds; 100 ppm of drift moves a trace 0.5 ms in 5 s, far below a pixel).
+REFIT_EVERY_US = 5_000_000
+CLOCK_WINDOW_S = 10.0
 SHANK_MUSCLES = ("tibialis_anterior", "gastrocnemius_medialis", "gastrocnemius_lateralis", "soleus", "peroneus_longus")
 _HDR = struct.Struct("<BBBBIQ")
 _LEN = struct.Struct("<I")
@@ -40,7 +45,7 @@ _SYNC = struct.Struct("<qqqq")
 class _Node:
     def __init__(self, node_id, side, muscle, label):
         self.node_id, self.side, self.muscle, self.label = node_id, side, muscle, label
-        self.clock = OnlineClock(window_s=20.0)
+        self.clock = OnlineClock(window_s=CLOCK_WINDOW_S)
         self.fit = None
         self.fit_at = -1e18
         self.nv_per_lsb = None
@@ -71,6 +76,7 @@ class LiveFeed:
         self.ended = False
         self.wall_offset_us = wall_offset_us  # wall_us - host_clock_us; None: unknown
         self.ticks = []
+        self.ticks_at = 0.0
 
     # ------------------------------------------------------------ reading
 
@@ -123,7 +129,10 @@ class LiveFeed:
             closed = self._close_buckets(st)
             if closed:
                 out[st.node_id] = closed
-        self._gait_ticks()
+        now = time.monotonic()
+        if now - self.ticks_at >= TICK_EVERY_S:
+            self.ticks_at = now
+            self._gait_ticks()
         res = {"nodes": out, "badges": self.badges(), "ticks": self.ticks, "ended": self.ended}
         self.ticks = []
         if newest_arrival is not None and self.wall_offset_us is not None:
@@ -157,7 +166,7 @@ class LiveFeed:
     def _host_s(self, st, node_us):
         """Session seconds of node times, by the recorder's OnlineClock fit (refit once a second)."""
         now = node_us[-1] if len(node_us) else 0
-        if st.fit is None or now - st.fit_at > 1_000_000:
+        if st.fit is None or now - st.fit_at > REFIT_EVERY_US:
             st.fit = st.clock.refit() or st.fit
             st.fit_at = now
         if st.fit is None or self.start_us is None:

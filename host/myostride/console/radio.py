@@ -80,12 +80,20 @@ class SimPatient:
         from myosim.scenario import build_scenario
         from myosim.world import World, WorldError
 
+        from myosim.scenario import DEFAULT_LAYOUT
+
         from ..commands.sim import socket_paths
 
         self.folder.mkdir(parents=True, exist_ok=True)
+        # Both legs from the first nodes on (left 1-6, right 7-12 as in the simulator's layout),
+        # so even a 4-node patient shows left beside right.
+        left = [x for x in DEFAULT_LAYOUT if x[1] == "left"]
+        right = [x for x in DEFAULT_LAYOUT if x[1] == "right"]
+        n_right = self.nodes // 2
+        layout = left[: self.nodes - n_right] + right[:n_right]
         try:
             self.scenario = build_scenario(self.folder, nodes=self.nodes, condition=self.condition,
-                                           seconds=self.seconds, seed=self.seed)
+                                           seconds=self.seconds, seed=self.seed, layout=layout)
         except ValueError as exc:
             raise UserError("cannot simulate that patient: %s" % exc) from None
         air, host = socket_paths(self.folder)

@@ -377,7 +377,7 @@ function ensureTraces() {
     const div = el("div", { class: "trace", id: `trace-${m.node_id}` },
       el("div", { class: "title", text: `${m.side === "left" ? "L" : "R"} ${m.muscle.replace(/_/g, " ")} (node ${m.node_id})` }), badges, canvas);
     box.append(div);
-    S.traces[m.node_id] = { canvas, badges, side: m.side, rows: [], scale: 50 };
+    S.traces[m.node_id] = { canvas, badges, side: m.side, rows: [], scale: 0, dirty: true, paths: null };
   }
 }
 
@@ -400,12 +400,14 @@ function onLive(msg) {
     const t = S.traces[nid];
     if (!t) continue;
     for (const r of rows) t.rows.push(r);
+    t.dirty = true;
     const newest = t.rows.length ? t.rows[t.rows.length - 1][0] : 0;
     let cut = 0;
     while (cut < t.rows.length && t.rows[cut][0] < newest - WINDOW_S - 1) cut++;
     if (cut) t.rows.splice(0, cut);
   }
   for (const k of msg.ticks || []) S.ticks.push(k);
+  if (S.ticks.length > 200) S.ticks.splice(0, S.ticks.length - 200);
   if (msg.arrival_wall_ms) S.arrival = msg.arrival_wall_ms;
   for (const [nid, b] of Object.entries(msg.badges || {})) renderBadges(nid, b);
   const st = $("#rec-status");
@@ -436,6 +438,23 @@ function renderBadges(nid, b) {
   box.replaceChildren(...items.map(([text, bad]) => el("span", { class: "badge" + (bad ? " bad" : ""), text })));
 }
 
+function rebuild(t, w, h) {
+  // Paths in time units (x = seconds * px/s), rebuilt only when rows arrive; frames just shift them.
+  let peak = 10;
+  for (const r of t.rows) peak = Math.max(peak, Math.abs(r[1]), Math.abs(r[2]));
+  t.scale = t.scale ? 0.8 * t.scale + 0.2 * peak : peak;
+  const pxs = w / WINDOW_S, y = (uv) => h / 2 - (uv / t.scale) * (h / 2 - 2);
+  const raw = new Path2D(), env = new Path2D();
+  t.rows.forEach((r, i) => {
+    const x = r[0] * pxs;
+    raw.moveTo(x, y(r[1])); raw.lineTo(x, y(r[2]));
+    const ye = h - 2 - (r[3] / t.scale) * (h - 4);
+    if (i) env.lineTo(x, ye); else env.moveTo(x, ye);
+  });
+  t.paths = { raw, env, w, h };
+  t.dirty = false;
+}
+
 function draw() {
   const now = performance.timeOrigin + performance.now();
   let tEnd = 0;
@@ -444,22 +463,19 @@ function draw() {
     const c = t.canvas;
     const w = c.clientWidth | 0, h = c.clientHeight | 0;
     if (!w || !h) continue;
-    if (c.width !== w || c.height !== h) { c.width = w; c.height = h; }
+    if (c.width !== w || c.height !== h) { c.width = w; c.height = h; t.dirty = true; }
     const g = c.getContext("2d");
+    g.setTransform(1, 0, 0, 1, 0, 0);
     g.clearRect(0, 0, w, h);
     if (!t.rows.length) continue;
-    let peak = 10;
-    for (const r of t.rows) peak = Math.max(peak, Math.abs(r[1]), Math.abs(r[2]));
-    t.scale = 0.9 * t.scale + 0.1 * peak;
-    const y = (uv) => h / 2 - (uv / t.scale) * (h / 2 - 2);
+    if (t.dirty || !t.paths) rebuild(t, w, h);
+    const pxs = w / WINDOW_S;
+    g.setTransform(1, 0, 0, 1, w - tEnd * pxs, 0);
+    g.strokeStyle = "#8fa7c0"; g.lineWidth = 1; g.stroke(t.paths.raw);
+    g.strokeStyle = "#102a43"; g.lineWidth = 2; g.stroke(t.paths.env);
+    g.setTransform(1, 0, 0, 1, 0, 0);
     const x = (ts) => w - ((tEnd - ts) / WINDOW_S) * w;
-    g.strokeStyle = "#8fa7c0"; g.lineWidth = 1; g.beginPath();
-    for (const r of t.rows) { const xx = x(r[0]); g.moveTo(xx, y(r[1])); g.lineTo(xx, y(r[2])); }
-    g.stroke();
-    g.strokeStyle = "#102a43"; g.lineWidth = 2; g.beginPath();
-    t.rows.forEach((r, i) => { const yy = h - 2 - (r[3] / t.scale) * (h - 4); if (i) g.lineTo(x(r[0]), yy); else g.moveTo(x(r[0]), yy); });
-    g.stroke();
-    g.fillStyle = "#000"; g.font = "10px sans-serif";
+    g.fillStyle = "#000"; g.strokeStyle = "#000"; g.lineWidth = 1; g.font = "10px sans-serif";
     for (const k of S.ticks) {
       if (k.side !== t.side || k.t_s < tEnd - WINDOW_S) continue;
       const xx = x(k.t_s);
