@@ -53,16 +53,17 @@ def child_pids(pid):
     return out
 
 
-def cpu_pct_windows(pids, window_s, windows, during=None):
-    """[% of one core per window] summed over pids."""
+def cpu_pct_windows(groups, window_s, windows, during=None):
+    """[([% of one core per pid group], extra)] per window; extra = during() at the window's start."""
     res = []
     for _ in range(windows):
-        c0 = sum(cpu_s(p) for p in pids)
+        c0 = [sum(cpu_s(p) for p in g) for g in groups]
         t0 = time.monotonic()
         extra = during() if during else None
         time.sleep(max(0.0, window_s - (time.monotonic() - t0)))
-        c1 = sum(cpu_s(p) for p in pids)
-        res.append((100.0 * (c1 - c0) / (time.monotonic() - t0), extra))
+        c1 = [sum(cpu_s(p) for p in g) for g in groups]
+        wall = time.monotonic() - t0
+        res.append(([100.0 * (b - a) / wall for a, b in zip(c0, c1)], extra))
     return res
 
 
@@ -99,11 +100,11 @@ def main():
         tid = c.post("/api/studies/%s/trials" % sid, json={"seconds": trial_s}).json()["id"]
         log = tmp / "data" / "studies" / sid / "trials" / tid / "raw.log"
         wait_for(lambda: log.exists() and log.stat().st_size > 500_000, 90, "recording under way")
-        rec_pids = [p for p in child_pids(server.proc.pid)]
+        rec_pids = child_pids(server.proc.pid)  # the recorder child (the bench owns the simulated nodes)
+        assert len(rec_pids) == 1, rec_pids
         time.sleep(3)
-
-        base = cpu_pct_windows([server.proc.pid], args.window_s, args.windows)
-        rec = cpu_pct_windows(rec_pids, 2.0, 1)
+        groups = [[server.proc.pid], rec_pids]
+        base = cpu_pct_windows(groups, args.window_s, args.windows)
 
         driver = chromium(tmp)
         driver.get(server.url)
@@ -113,7 +114,7 @@ def main():
         def page_mark():
             return driver.execute_script("const p = window.myostridePerf; return [p.frames, performance.now(), p.latency_ms.length];")
 
-        loaded = cpu_pct_windows([server.proc.pid], args.window_s, args.windows, during=page_mark)
+        loaded = cpu_pct_windows(groups, args.window_s, args.windows, during=page_mark)
         end = page_mark()
         marks = [m for _c, m in loaded] + [end]
         lat_all = driver.execute_script("return window.myostridePerf.latency_ms;")
@@ -135,12 +136,12 @@ def main():
     print("arrival -> drawn latency ms: median %.1f, p5 %.1f, p95 %.1f over %d draws; per-window medians %s (goal < 150)"
           % (statistics.median(window_lat), q[0], q[-1], len(window_lat), spread(lat_med)))
     print("page frames/s: %s (goal >= 30)" % spread(fps))
-    b = [x for x, _ in base]
-    l = [x for x, _ in loaded]
+    b = [x[0] for x, _ in base]
+    l = [x[0] for x, _ in loaded]
     print("server CPU %% of one core, page open: %s (goal < 15)" % spread(l))
     print("server CPU %% of one core, no page (baseline, same run): %s; ratio open/baseline %.2f"
           % (spread(b), statistics.median(l) / max(0.01, statistics.median(b))))
-    print("recorder child CPU %% of one core (for scale): %.1f" % rec[0][0])
+    print("recorder child CPU %% of one core (for scale, all windows): %s" % spread([x[1] for x, _ in base + loaded]))
 
 
 if __name__ == "__main__":

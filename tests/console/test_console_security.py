@@ -5,6 +5,7 @@ import json
 import pytest
 from starlette.testclient import TestClient
 
+from myostride.acquire.backends import resolve_backend
 from myostride.cli import main
 from myostride.console.app import Console, build_app
 from myostride.console.radio import ConsoleBackend
@@ -19,7 +20,7 @@ HOST = "127.0.0.1:%d" % PORT
 @pytest.fixture
 def app_and_guard(tmp_path):
     guard = Guard("127.0.0.1", PORT)
-    console = Console(tmp_path / "data", ConsoleBackend("sim", None), guard)
+    console = Console(tmp_path / "data", ConsoleBackend(resolve_backend("sim", world=tmp_path / "no-world.json")), guard)
     app = build_app(console)
     with TestClient(app, base_url="http://" + HOST) as client:
         yield client, guard
@@ -90,7 +91,7 @@ def test_live_socket_refuses_foreign_origin_and_missing_token(app_and_guard):
 
 
 def test_clinical_validation_uses_the_cli_messages(app_and_guard):
-    from myostride.clinical import validate_clinical
+    from myostride.study.clinical import validate_clinical
 
     client, guard = app_and_guard
     _authed(client, guard).headers["X-Myostride-CSRF"] = guard.csrf

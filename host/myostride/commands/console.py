@@ -9,6 +9,7 @@ random access token carried by the address it prints and opens.
 import argparse
 import socket
 
+from ..acquire.backends import add_backend_arguments, backend_from_args
 from ..errors import UserError
 
 DEFAULT_PORT = 8714
@@ -19,9 +20,7 @@ def add_parser(subparsers):
         "console", help="the therapist's console: a local web page from study set-up to signed report",
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Example: myostride console --backend sim   (a simulated patient for training and demos)")
-    p.add_argument("--backend", choices=("ble", "sim"), default="ble",
-                   help="ble: real nodes (default); sim: a simulated patient the page starts")
-    p.add_argument("--world", metavar="PATH", help="sim: use this running simulation (world.json) instead of starting one")
+    add_backend_arguments(p)  # --backend ble|sim|bumble (sim: the page can start a simulated patient), --world, --hci
     p.add_argument("--data", metavar="DIR", default="myostride-console",
                    help="where studies (clinical files, sessions, reports) are kept (default ./myostride-console)")
     p.add_argument("--listen", metavar="ADDR", default="127.0.0.1",
@@ -50,8 +49,6 @@ def check_args(args):
         raise UserError("--sim-seconds must be 60-1800, got %g" % args.sim_seconds)
     if args.sim_condition not in CONDITIONS:
         raise UserError("unknown --sim-condition %r; choose one of %s" % (args.sim_condition, ", ".join(CONDITIONS)))
-    if args.world and args.backend != "sim":
-        raise UserError("--world only applies to --backend sim")
     try:
         socket.getaddrinfo(args.listen, None)
     except socket.gaierror:
@@ -78,8 +75,8 @@ def bind(host, port):
     raise UserError("cannot listen on %s port %d (%s); choose another --port" % (host, port, last.strerror))
 
 
-def make_server(args, sock):
-    """(uvicorn.Server, url with token) for a bound socket."""
+def make_server(args, sock, backend):
+    """(uvicorn.Server, url with token) for a bound socket and a resolved Backend."""
     try:
         import uvicorn
 
@@ -91,7 +88,7 @@ def make_server(args, sock):
 
     host, port = sock.getsockname()[:2]
     guard = Guard(args.listen, port)
-    backend = ConsoleBackend(args.backend, args.world)
+    backend = ConsoleBackend(backend, world=args.world, hci=getattr(args, "hci", None))
     console = Console(args.data, backend, guard, sim_nodes=args.sim_nodes, sim_seconds=args.sim_seconds,
                       sim_condition=args.sim_condition)
     app = build_app(console)
@@ -108,9 +105,10 @@ def run(args):
     import webbrowser
 
     local = check_args(args)
+    backend = backend_from_args(args)  # resolved once, passed down
     sock = bind(args.listen, args.port)
-    server, url = make_server(args, sock)
-    print("myostride console (%s backend) at:\n  %s" % (args.backend, url), flush=True)
+    server, url = make_server(args, sock, backend)
+    print("myostride console (%s backend) at:\n  %s" % (args.backend or "ble", url), flush=True)
     if not local:
         print("  listening on %s: reachable from the network; only with the token above. Share it with care." % args.listen,
               flush=True)
@@ -118,5 +116,9 @@ def run(args):
           flush=True)
     if not args.no_browser:
         webbrowser.open(url)
-    asyncio.run(server.serve(sockets=[sock]))
+    try:
+        asyncio.run(server.serve(sockets=[sock]))
+    except KeyboardInterrupt:
+        pass  # uvicorn re-raises the Ctrl-C it handled: the shutdown above already ran
+    print("myostride console stopped", flush=True)
     return 0

@@ -22,7 +22,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from .. import __version__, muscles
-from ..clinical import PURPOSES, SCHEMA, TRIAL_STATUSES
+from ..study.clinical import PURPOSES, SCHEMA, TRIAL_STATUSES
 from ..errors import UserError
 from . import radio, review
 from .livefeed import LiveFeed
@@ -34,6 +34,7 @@ STATIC = Path(__file__).resolve().parent / "static"
 POLL_S = 0.05  # live feed: 20 updates a second
 HISTORY_S = 10.0  # what a page that (re)opens mid-trial gets at once
 MAX_TRIAL_S = 3600.0
+WATCHDOG_S = 120.0  # scan + connect + STOP + drain with room for a very busy machine
 
 
 class LiveTrial:
@@ -58,10 +59,19 @@ class LiveTrial:
         return (a + c) // 2 - b
 
     async def run(self):
-        """Poll raw.log every POLL_S until the child has ended and the log is read to its end."""
+        """Poll raw.log every POLL_S until the child has ended and the log is read to its end.
+
+        A child still alive WATCHDOG_S past its trial's end is ended (raw.log keeps everything;
+        load_session rebuilds the manifest): a stuck recorder must not hold the console forever.
+        """
         self.feed = LiveFeed(self.dir / "raw.log", wall_offset_us=self.wall_offset_us())
         last_offset = time.monotonic()
+        seconds = self.proc.spec.get("seconds")
+        deadline = time.monotonic() + seconds + WATCHDOG_S if seconds else None
         while True:
+            if deadline is not None and time.monotonic() > deadline and self.proc.running:
+                self.proc.request_stop()
+                await self.proc.wait(bound_s=10.0)
             if time.monotonic() - last_offset > 5.0:
                 self.feed.wall_offset_us = self.wall_offset_us()
                 last_offset = time.monotonic()
@@ -227,7 +237,7 @@ class Console:
         out.mkdir()  # reserves the trial id, even if the recording fails before its first sample
         check = (state.get("checks") or [None])[-1]
         spec = {"out": str(out), "mapping": ["%d=%s:%s" % (m["node_id"], m["side"], m["muscle"]) for m in mapping],
-                "seconds": seconds, "backend": self.backend.name, "world": self.backend.world,
+                "seconds": seconds, **self.backend.spec(),
                 "check_json": str(study.folder / "checks" / check / "check.json") if check else None}
         proc = TrialProcess(spec)
         await proc.start()
@@ -366,7 +376,7 @@ async def api_schema(request):
 
 @handler
 async def api_validate(request):
-    from ..clinical import validate_clinical
+    from ..study.clinical import validate_clinical
 
     data = await _body(request)
     return JSONResponse({"problems": validate_clinical(data.get("clinical"))})

@@ -18,52 +18,39 @@ IDENTIFY_S = 5
 
 
 class ConsoleBackend:
-    """The console's view of the one backend object (acquire.backends.resolve_backend)."""
+    """The console's handle on the one backend object (acquire.backends), plus its simulated patient.
 
-    def __init__(self, name, world=None):
+    Resolved once from --backend/--world/--hci; re-resolved only when the page starts a
+    simulated patient (the world file is then known).
+    """
+
+    def __init__(self, backend, world=None, hci=None):
+        self.backend = backend
+        self.name = backend.name
+        self.simulated = bool(backend.simulated)
+        self.hci = hci
         self.world = str(world) if world else None
-        try:
-            from ..acquire.backends import resolve_backend
-        except ImportError:  # before issue 12's backend object lands: same names, same classes
-            self.backend = None
-            self.name = name
-            self.simulated = name == "sim"
-        else:
-            self.backend = resolve_backend(name, world=self.world)
-            self.name = self.backend.name
-            self.simulated = bool(self.backend.simulated)
+        if self.simulated and self.world is None and Path(backend.device_kwargs().get("world", "")).is_file():
+            self.world = backend.device_kwargs()["world"]  # a `myostride sim` published its world
         self.sim = None  # SimPatient the console started
 
     def set_world(self, world):
+        from ..acquire.backends import resolve_backend
+
         self.world = str(world)
-        if self.backend is not None:
-            from ..acquire.backends import resolve_backend
-
-            self.backend = resolve_backend(self.name, world=self.world)
-
-    def device_kwargs(self):
-        if self.backend is not None:
-            return dict(self.backend.device_kwargs())
-        return {"world": self.world} if (self.simulated and self.world) else {}
+        self.backend = resolve_backend(self.name, world=self.world)
 
     def cli_args(self):
-        """--backend/--world for the CLI commands the console runs as children."""
-        return ["--backend", self.name] + (["--world", self.world] if self.world else [])
+        """--backend/--world/--hci for the CLI commands the console runs as children."""
+        return (["--backend", self.name] + (["--world", self.world] if self.world else [])
+                + (["--hci", self.hci] if self.hci else []))
+
+    def spec(self):
+        """How a child process resolves the same backend."""
+        return {"backend": self.name, "world": self.world, "hci": self.hci}
 
     def clock_us(self):
-        if self.backend is not None:
-            return self.backend.host_clock_us()
-        from ..clock import clock_for_backend
-
-        return clock_for_backend(self.name, self.world)()
-
-    def classes(self):
-        from ..acquire.scanner import backend_classes
-
-        if self.backend is not None:
-            return self.backend.scanner_backend, self.backend.client_backend
-        s, c, _ = backend_classes(self.name)
-        return s, c
+        return self.backend.host_clock_us()
 
 
 class SimPatient:
@@ -117,31 +104,20 @@ class SimPatient:
 
 
 async def scan_nodes(backend, seconds=3.0):
-    """[{node_id, name, battery_pct, rssi_dbm, firmware}] of the nodes advertising."""
+    """[{node_id, name, battery_pct, rssi_dbm, firmware}] of the nodes advertising (as `myostride scan`)."""
     from ..acquire.scanner import scan
 
-    found = await scan(seconds, backend.name, scanner_kwargs=backend.device_kwargs())
+    found = await scan(seconds, backend.backend)
     return [found[k].to_json() for k in sorted(found)]
 
 
 async def identify_node(backend, node_id, seconds=IDENTIFY_S):
-    """Blink node_id's LED (C_IDENTIFY), as `myostride node identify` does."""
+    """Blink node_id's LED for `seconds`, exactly as `myostride node identify` does."""
     from myowire import codec
 
-    from ..acquire.link import NodeLink
-    from ..acquire.scanner import scan
-    from ..bringup.nodecmd import ble_command
+    from ..bringup.nodecmd import ble_command, open_link
 
-    found = await scan(5.0, backend.name, want={node_id}, scanner_kwargs=backend.device_kwargs())
-    if node_id not in found:
-        raise UserError("node %d is not advertising; switch it on, bring it closer, or scan again" % node_id)
-    _s, client_cls = backend.classes()
-    link = NodeLink(node_id, found[node_id].device, backend.clock_us, lambda *a: None, lambda *a: None,
-                    lambda *a: None, client_cls=client_cls, client_kwargs=backend.device_kwargs())
-    try:
-        await link.connect()
-    except Exception as exc:
-        raise UserError("cannot connect to node %d (%s); is another host connected to it?" % (node_id, exc))
+    link = await open_link(node_id, backend.backend)
     try:
         await ble_command(link, codec.C_IDENTIFY, bytes([seconds]))
     finally:

@@ -32,6 +32,7 @@ def _emit(obj):
 
 
 async def _child_main(spec):
+    from ..acquire.backends import resolve_backend
     from ..acquire.recorder import Recorder
     from ..errors import UserError
 
@@ -51,8 +52,9 @@ async def _child_main(spec):
 
     watcher = asyncio.create_task(watch_stdin())
     try:
-        rec = Recorder(spec["out"], spec["mapping"], spec.get("seconds"), backend=spec["backend"],
-                       config=spec.get("config"), world=spec.get("world"), progress=lambda snap: _emit({"snapshot": snap}))
+        backend = resolve_backend(spec["backend"], world=spec.get("world"), hci=spec.get("hci"))
+        rec = Recorder(spec["out"], spec["mapping"], spec.get("seconds"), backend=backend,
+                       config=spec.get("config"), progress=lambda snap: _emit({"snapshot": snap}))
         man = await rec.run(stop)
     except UserError as exc:
         _emit({"error": str(exc)})

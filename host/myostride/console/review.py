@@ -20,7 +20,7 @@ OUTPUTS = ("analysis.json", "summary.json", "report.html", "report.pdf")
 def _analysis(trial_dir, report_dir):
     """The trial's analysis: reused from reports/ when it is newer than the session, else computed."""
     from ..commands.report import analyse_session
-    from ..summary import write_json
+    from ..study.summary import write_json
 
     cached = report_dir / "analysis.json"
     session_json = trial_dir / "session.json"
@@ -37,9 +37,9 @@ def _analysis(trial_dir, report_dir):
 
 def review(study, trial_id):
     from ..analysis.plots import png_bytes
-    from ..clinical import validate_clinical
+    from ..study.clinical import validate_clinical
     from ..session import load_session
-    from ..summary import build_summary
+    from ..study.summary import build_summary
 
     trial_dir = study.trial_dir(trial_id)
     with _LOCK:
@@ -71,11 +71,11 @@ def review(study, trial_id):
 
 def report(study, trial_id):
     """Write the study's report for one trial (same outputs as the CLI); returns the summary's essentials."""
-    from ..clinical import load_clinical
+    from ..study.clinical import load_clinical
     from ..commands.report import analyse_session
-    from ..report import write_study_outputs
+    from ..study import write_study_outputs
     from ..session import load_session
-    from ..summary import write_json
+    from ..study.summary import write_json
 
     trial_dir = study.trial_dir(trial_id)
     out = study.report_dir(trial_id)

@@ -17,7 +17,7 @@ import os
 import secrets
 from pathlib import Path
 
-from ..clinical import validate_clinical
+from ..study.clinical import validate_clinical
 from ..errors import UserError
 
 STUDY_SCHEMA = "myostride.console-study/1"

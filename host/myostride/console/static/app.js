@@ -177,6 +177,14 @@ async function loadStudies(select) {
   return st;
 }
 
+async function refreshStudyLabels() {
+  const st = await api("GET", "/api/state");
+  for (const s of st.studies) {
+    const o = [...$("#study-select").options].find((x) => x.value === s.id);
+    if (o) o.textContent = `${s.patient_id || "?"} - ${s.date_of_service || ""} (${s.trials} trials)`;
+  }
+}
+
 async function openStudy(id) {
   S.study = id || null;
   if (id) localStorage.setItem("myostride-study", id); else localStorage.removeItem("myostride-study");
@@ -416,6 +424,7 @@ function onLive(msg) {
       (msg.finished.error ? ": " + msg.finished.error : "");
     $("#rec-start").disabled = false; $("#rec-stop").disabled = true;
     refreshTrials();
+    refreshStudyLabels();
   } else {
     st.textContent = `recording ${msg.trial}: ${(msg.elapsed_s || 0).toFixed(1)} s` + (msg.seconds ? ` of ${msg.seconds} s` : "") +
       (msg.stopping ? " (stopping: fetching missing packets)" : "");
