@@ -95,6 +95,11 @@ class LiveTrial:
         man = {}
         with contextlib.suppress(OSError, ValueError):
             man = json.loads((self.dir / "session.json").read_text())
+        if man.get("status") == "recording":  # the child ended without closing: recover from raw.log
+            from ..session import load_session
+
+            with contextlib.suppress(Exception):
+                man = load_session(self.dir).meta
         return {"status": man.get("status") or ("failed" if self.proc.error else "unknown"),
                 "end_reason": man.get("end_reason") or self.proc.error, "duration_s": man.get("duration_s"),
                 "error": self.proc.error}

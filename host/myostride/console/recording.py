@@ -20,6 +20,13 @@ import sys
 from pathlib import Path
 
 CHILD_LOG = "console-recorder.log"
+# After the trial's end (length reached or stop asked) the recorder gets this long to close the
+# session (its own STOP and drain bounds are 10 s each); then the child exits and the console
+# rebuilds session.json from raw.log, which already holds every sample received.
+END_BOUND_S = 45.0
+# Nodes just released by the check (or an identify) take a moment to advertise again; the scan
+# ends as soon as every mapped node is seen, so a long limit costs nothing when they are there.
+SCAN_S = 30.0
 # The recorder's own bounds: STOP_TIMEOUT_S (10 s) + drain_s (10 s) + disconnects; then we stop waiting.
 STOP_BOUND_S = 40.0
 
@@ -50,18 +57,35 @@ async def _child_main(spec):
             if not line or line.strip() == b"stop":
                 stop.set()
 
+    last = {}
+
+    def progress(snap):
+        last["elapsed_s"] = snap.get("elapsed_s") or 0.0
+        _emit({"snapshot": snap})
+
+    async def bound_end():
+        seconds = spec.get("seconds")
+        while not stop.is_set() and not (seconds and last.get("elapsed_s", 0.0) >= seconds):
+            await asyncio.sleep(0.5)
+        await asyncio.sleep(END_BOUND_S)
+        _emit({"error": "the recorder did not close the session within %.0f s of the trial's end; "
+                        "session.json is rebuilt from raw.log, which holds every sample received" % END_BOUND_S})
+        os._exit(3)
+
     watcher = asyncio.create_task(watch_stdin())
+    bound = asyncio.create_task(bound_end())
     try:
         backend = resolve_backend(spec["backend"], world=spec.get("world"), hci=spec.get("hci"))
         rec = Recorder(spec["out"], spec["mapping"], spec.get("seconds"), backend=backend,
-                       config=spec.get("config"), progress=lambda snap: _emit({"snapshot": snap}))
+                       config=spec.get("config"), progress=progress, scan_s=spec.get("scan_s", SCAN_S))
         man = await rec.run(stop)
     except UserError as exc:
         _emit({"error": str(exc)})
         return 2
     finally:
-        watcher.cancel()
-        await asyncio.gather(watcher, return_exceptions=True)
+        for t in (watcher, bound):
+            t.cancel()
+        await asyncio.gather(watcher, bound, return_exceptions=True)
         transport.close()
     if spec.get("check_json"):
         try:
