@@ -15,8 +15,7 @@ from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -27,8 +26,8 @@ from ..errors import UserError
 from . import radio, review
 from .livefeed import LiveFeed
 from .recording import TrialProcess
-from .security import COOKIE, Guard
-from .studies import StudyStore, write_json_atomic
+from .security import COOKIE
+from .studies import StudyStore
 
 STATIC = Path(__file__).resolve().parent / "static"
 POLL_S = 0.05  # live feed: 20 updates a second

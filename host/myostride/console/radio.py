@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..errors import UserError
 
-CHECK_BOUND_S = 120.0  # scan 8 s + connect + self-test + 5 s recording + drain, with room for a busy machine
+CHECK_BOUND_S = 300.0  # scan 8 s + connect + self-test + 5 s recording + drain, with room for a busy machine
 IDENTIFY_S = 5
 
 

@@ -51,7 +51,11 @@ def review(study, trial_id):
         summary = build_summary(analysis, clinical, session)
         stance = {side: (g.get("stance_pct") or {}).get("mean") for side, g in (analysis.get("gait") or {}).items()}
         muscles = []
-        for ch, m in zip(analysis.get("channels") or [], summary["muscles"]):
+        by_label = {m["label"]: m for m in summary["muscles"]}
+        for ch in analysis.get("channels") or []:
+            m = by_label.get(ch["label"])
+            if m is None:
+                continue  # a channel without a muscle: not analysed (listed in the technical findings)
             png = png_bytes(ch, dpi=80, stance_pct=stance.get(ch["side"]))
             q = ch.get("quality") or {}
             muscles.append({
