@@ -33,7 +33,7 @@ def test_closing_the_page_and_killing_the_server_mid_recording_lose_no_sample(tm
         assert r.status_code == 200, r.text
         trial_dir = data / "studies" / sid / "trials" / r.json()["id"]
         log = trial_dir / "raw.log"
-        wait_for(lambda: log.exists() and log.stat().st_size > 200_000, 60, "recording under way")
+        wait_for(lambda: log.exists() and log.stat().st_size > 100_000, 150, "recording under way")
 
         # A page watching the trial is closed (tab closed / browser gone): the recording goes on.
         driver = chromium(tmp_path)
@@ -41,7 +41,7 @@ def test_closing_the_page_and_killing_the_server_mid_recording_lose_no_sample(tm
         wait_for(lambda: driver.execute_script("return window.myostridePerf.latency_ms.length") > 5, 30, "page drawing")
         driver.quit()
         size = log.stat().st_size
-        wait_for(lambda: log.stat().st_size > size + 50_000, 10, "raw.log still growing after the page closed")
+        wait_for(lambda: log.stat().st_size > size + 20_000, 30, "raw.log still growing after the page closed")
 
         # Reopening the page shows the running trial.
         driver = chromium(tmp_path)

@@ -131,6 +131,7 @@ class LiveTrial:
         snap = self.proc.snapshot or {}
         msg = {"type": "live", "study": self.study_id, "trial": self.trial_id,
                "elapsed_s": snap.get("elapsed_s"), "seconds": snap.get("seconds"), "stopping": snap.get("stopping"),
+               "phase": snap.get("phase"),
                "recording": self.finished is None, "finished": self.finished, "badges": self._badges(),
                "nodes": self.history if full else upd["nodes"], "ticks": self.ticks if full else upd["ticks"],
                "server_wall_ms": time.time() * 1000.0}

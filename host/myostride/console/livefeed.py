@@ -31,6 +31,7 @@ ENVELOPE_BUCKETS = 5  # 50 ms RMS envelope
 IMU_WINDOW_S = 6.0
 TICK_SETTLE_S = 0.8  # events this close to the window's end may still move: wait
 TICK_EVERY_S = 0.5
+MIN_TICK_GAP_S = 0.3  # a stride takes far longer: closer events of one kind are the same event
 # The display's node->host clock: refit from the logged sync exchanges every few seconds
 # (a fit costs milliseconds; 100 ppm of drift moves a trace 0.5 ms in 5 s, far below a pixel).
 REFIT_EVERY_US = 5_000_000
@@ -60,6 +61,7 @@ class _Node:
         self.imu_t = []  # host seconds arrays
         self.imu_g = []
         self.ticks_done_s = -1e9
+        self.last_tick_s = {"FS": -1e9, "FO": -1e9}
         self.last_arrival_us = None
 
 
@@ -264,8 +266,10 @@ class LiveFeed:
             ev = events_from_gyro(t, g)
             for kind, key in (("FS", "foot_strike_s"), ("FO", "foot_off_s")):
                 for e in ev[key]:
-                    if st.ticks_done_s < e <= settled:
+                    # an event found again in the next window moves by a sample or two: one tick per event
+                    if st.ticks_done_s < e <= settled and e > st.last_tick_s[kind] + MIN_TICK_GAP_S:
                         self.ticks.append({"side": side, "kind": kind, "t_s": round(e, 3)})
+                        st.last_tick_s[kind] = e
             st.ticks_done_s = settled
 
     def badges(self):

@@ -426,7 +426,8 @@ function onLive(msg) {
     refreshTrials();
     refreshStudyLabels();
   } else {
-    st.textContent = `recording ${msg.trial}: ${(msg.elapsed_s || 0).toFixed(1)} s` + (msg.seconds ? ` of ${msg.seconds} s` : "") +
+    const phase = msg.phase && msg.phase !== "recording" ? ` (${msg.phase})` : "";
+    st.textContent = `recording ${msg.trial}${phase}: ${(msg.elapsed_s || 0).toFixed(1)} s` + (msg.seconds ? ` of ${msg.seconds} s` : "") +
       (msg.stopping ? " (stopping: fetching missing packets)" : "");
     $("#rec-start").disabled = true; $("#rec-stop").disabled = false;
   }
