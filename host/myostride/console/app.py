@@ -50,6 +50,7 @@ class LiveTrial:
         self.ticks = []
         self.task = None
         self.finished = None  # {"status", ...} once the child ended
+        self.display_errors = 0
 
     def wall_offset_us(self):
         a = time.time_ns() // 1000
@@ -74,14 +75,14 @@ class LiveTrial:
             if time.monotonic() - last_offset > 5.0:
                 self.feed.wall_offset_us = self.wall_offset_us()
                 last_offset = time.monotonic()
-            upd = self.feed.poll()
+            upd = self._poll()
             self._keep(upd)
             msg = self.message(upd)
             if self.sockets:
                 await self._send(json.dumps(msg))
             if not self.proc.running and self.proc.proc is not None:
                 await self.proc.wait()
-                upd = self.feed.poll()
+                upd = self._poll()
                 self._keep(upd)
                 self.finished = self.outcome()
                 if self.on_finish is not None:
@@ -89,6 +90,16 @@ class LiveTrial:
                 await self._send(json.dumps(self.message(upd)))
                 return
             await asyncio.sleep(POLL_S)
+
+    def _poll(self):
+        """The feed's update; a display fault skips one update (the recording is not affected)."""
+        try:
+            return self.feed.poll()
+        except Exception as exc:  # a bug in the display must not end the watch of a trial
+            self.display_errors += 1
+            if self.display_errors == 1:
+                print("console: live display error (recording unaffected): %s" % type(exc).__name__, flush=True)
+            return {"nodes": {}, "badges": self.badges, "ticks": []}
 
     def outcome(self):
         man = {}
