@@ -23,12 +23,15 @@ CHILD_LOG = "console-recorder.log"
 # After the trial's end (length reached or stop asked) the recorder gets this long to close the
 # session (its own STOP and drain bounds are 10 s each); then the child exits and the console
 # rebuilds session.json from raw.log, which already holds every sample received.
-END_BOUND_S = 45.0
+# DRAIN_S: after STOP, how long missing frames are still asked for; the drain ends as soon as
+# nothing is missing, so the long limit only matters on a starved machine or a weak link.
+DRAIN_S = 30.0
+END_BOUND_S = 60.0
 # Nodes just released by the check (or an identify) take a moment to advertise again; the scan
 # ends as soon as every mapped node is seen, so a long limit costs nothing when they are there.
 SCAN_S = 30.0
-# The recorder's own bounds: STOP_TIMEOUT_S (10 s) + drain_s (10 s) + disconnects; then we stop waiting.
-STOP_BOUND_S = 40.0
+# STOP (10 s) + DRAIN_S + disconnects, with room: then the parent stops waiting and ends the child.
+STOP_BOUND_S = 80.0
 
 
 # ---------------------------------------------------------------- child side
@@ -77,7 +80,8 @@ async def _child_main(spec):
     try:
         backend = resolve_backend(spec["backend"], world=spec.get("world"), hci=spec.get("hci"))
         rec = Recorder(spec["out"], spec["mapping"], spec.get("seconds"), backend=backend,
-                       config=spec.get("config"), progress=progress, scan_s=spec.get("scan_s", SCAN_S))
+                       config=spec.get("config"), progress=progress, scan_s=spec.get("scan_s", SCAN_S),
+                       drain_s=spec.get("drain_s", DRAIN_S))
         man = await rec.run(stop)
     except UserError as exc:
         _emit({"error": str(exc)})
