@@ -21,6 +21,7 @@ Each measured phase is cut into windows; we print the median and the min-max ove
 
 import argparse
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -130,6 +131,7 @@ def main():
         if server is not None:
             server.stop()
         sim.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
 
     q = statistics.quantiles(window_lat, n=20)
     print("load after: %s" % open("/proc/loadavg").read().strip())
