@@ -51,7 +51,7 @@ _HDR = struct.Struct("<BBBBIQ")
 STOP_BOUND_S = 4.0  # STOP to every node, answered or not
 STOP_USER_BOUND_S = 1.5
 USER_DRAIN_S = 1.0
-CLOSE_BOUND_S = 1.5  # cancel and await the background tasks, then disconnect (each)
+CLOSE_BOUND_S = 1.0  # cancel and await the background tasks, then disconnect (each)
 SETUP_CANCEL_BOUND_S = 1.0  # a stop during scan/connect/configure/warm sync
 
 
@@ -187,6 +187,12 @@ class Recorder:
         flags = (codec.CFG_POWERLINE_OFF if not c["powerline_hz"] else 0) | (codec.CFG_IMU_OFF if not c["imu_hz"] else 0)
         args = codec.configure_args(c["emg_hz"], c["highpass_hz"], c["powerline_hz"], c["imu_hz"], label=st.map.short_label(), flags=flags)
         _t1, reply = await self._command(st, codec.C_CONFIGURE, args)
+        if reply.get("type") == "ack" and reply["status"] == codec.ACK_STATE:
+            # still streaming from an earlier session that never stopped it (a host that died,
+            # a STOP that never arrived): stop it, then configure
+            self._event("stale_stream_stopped", node_id=st.node_id)
+            await self._command(st, codec.C_STOP)
+            _t1, reply = await self._command(st, codec.C_CONFIGURE, args)
         if reply.get("type") != "ack" or reply["status"] != codec.ACK_OK:
             raise UserError("node %d refused the configuration (%s: %s); check the node's firmware version"
                             % (st.node_id, codec.ACK_NAMES.get(reply.get("status"), reply.get("status")), reply.get("message", "")))
@@ -363,7 +369,7 @@ class Recorder:
         """Record until the requested seconds, stop_event, or cancellation; returns the manifest.
 
         A stop (stop_event or cancellation) in any phase closes the session as "stopped"."""
-        stop_event = stop_event or asyncio.Event()
+        stop_event = self.stop_event = stop_event or asyncio.Event()
         self.backend.check_ready()  # e.g. the simulator's clock needs its world file
         self._open()
         self.owner = TaskOwner(on_error=self._task_failed)
@@ -381,7 +387,7 @@ class Recorder:
             else:
                 self._start_recording()
                 status = await self._wait_end(stop_event)
-                await self._stop_nodes(STOP_USER_BOUND_S if self.user_stop else STOP_BOUND_S)
+                await self._stop_nodes()
                 await self._drain()
         except asyncio.CancelledError:
             status = "stopped"
@@ -407,6 +413,7 @@ class Recorder:
             raise _first_leaf(eg) from None
 
     async def _setup(self):
+        self._set_phase("scanning")
         found = await self._find(self.nodes, self.scan_s)
         missing = sorted(set(self.nodes) - set(found))
         if missing:
@@ -414,11 +421,11 @@ class Recorder:
                             % (", ".join(map(str, missing)), self.scan_s, ", ".join(map(str, sorted(found))) or "none"))
         for nid, st in self.nodes.items():
             st.found = found[nid]
-        self.phase = "connecting"
+        self._set_phase("connecting")
         await self._all(self._connect(st) for st in self.nodes.values())
-        self.phase = "configuring"
+        self._set_phase("configuring")
         await self._all(self._configure(st) for st in self.nodes.values())
-        self.phase = "syncing"
+        self._set_phase("syncing")
         await self._all(self._warm_sync(st) for st in self.nodes.values())
 
     async def _unless_stopped(self, coro, stop_event):
@@ -440,8 +447,8 @@ class Recorder:
 
     def _start_recording(self):
         self.running = True
-        self.phase = "recording"
         self.t_start = self.clock_us()
+        self._set_phase("recording")
         self._start_sinks()
         self.log.event(self.t_start, "start_sent")
         self.sinks.event(self.t_start, "start_sent", {})
@@ -450,6 +457,11 @@ class Recorder:
             self.owner.spawn(self._sync_loop(st), name="sync-%d" % st.node_id)
             self.owner.spawn(self._resend_loop(st), name="resend-loop-%d" % st.node_id)
         self.owner.spawn(self._progress_loop(), name="progress")
+
+    def _set_phase(self, phase):
+        """Where the recording is (live_snapshot()["phase"]); logged, so raw.log tells where a stop came."""
+        self.phase = phase
+        self._event("phase", phase=phase)
 
     def _start_sinks(self):
         if not self.sinks:
@@ -510,11 +522,17 @@ class Recorder:
         return ("cannot write %s (%s): recording stopped, everything written before is kept; "
                 "free disk space and record again" % (self.log.path, getattr(e, "strerror", None) or e))
 
-    async def _stop_nodes(self, bound_s):
-        """STOP to every connected node, all at once; a node not done within bound_s is logged and left."""
+    def _user_stopped(self):
+        """The user asked to stop (now or earlier): the end is kept short from here on."""
+        return self.user_stop or self.stop_event.is_set()
+
+    async def _stop_nodes(self):
+        """STOP to every connected node, all at once; a node not done within the bound is logged and left.
+
+        The bound is STOP_BOUND_S, or STOP_USER_BOUND_S once the user has asked to stop."""
         self.stopping = True
         self.stop_sent = True
-        self.phase = "stopping"
+        self._set_phase("stopping")
         t_stop = self.clock_us()
         self.log.event(t_stop, "stop_sent")
         self.sinks.event(t_stop, "stop_sent", {})
@@ -527,9 +545,14 @@ class Recorder:
             t = self.owner.spawn(self._stop_one(st), name="stop-%d" % st.node_id)
             if t is not None:
                 tasks[t] = st
-        if not tasks:
-            return
-        _done, pending = await asyncio.wait(tasks, timeout=bound_s)
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        pending = set(tasks)
+        while pending:
+            left = (STOP_USER_BOUND_S if self._user_stopped() else STOP_BOUND_S) - (loop.time() - t0)
+            if left <= 0:
+                break
+            _done, pending = await asyncio.wait(pending, timeout=min(left, 0.1))
         for t in pending:
             t.cancel()
             self._event("stop_unanswered", node_id=tasks[t].node_id)
@@ -553,11 +576,11 @@ class Recorder:
             tr.expect_until(v, self.clock_us() / 1e6)
 
     def _drain_limit_s(self):
-        return min(self.drain_s, USER_DRAIN_S) if self.user_stop else self.drain_s
+        return min(self.drain_s, USER_DRAIN_S) if self._user_stopped() else self.drain_s
 
     async def _drain(self):
         """After STOP: keep asking for missing frames until none are pending (or the drain time)."""
-        self.phase = "draining"
+        self._set_phase("draining")
         loop = asyncio.get_running_loop()
         t0 = loop.time()
         now_s = self.clock_us() / 1e6
@@ -575,7 +598,8 @@ class Recorder:
         cancelled = False
         try:
             if not self.stop_sent and any(st.link is not None and st.link.connected for st in self.nodes.values()):
-                await self._stop_nodes(STOP_USER_BOUND_S)
+                self.user_stop = True  # an error or a cancellation: keep the end short
+                await self._stop_nodes()
         except asyncio.CancelledError:
             cancelled = True
         self.running = False
@@ -591,9 +615,9 @@ class Recorder:
         except asyncio.CancelledError:
             cancelled = True
         self._event("session_end", status=status, reason=self.end_reason or status)
+        self.phase = "closed"
         self.log.close()
         self.sinks.close()
-        self.phase = "closed"
         man = None
         if self.t_start is None and not self.user_stop:
             # Failed before any node was started (no node found, refused config): nothing was
