@@ -349,10 +349,11 @@ class SimClient(BaseBleakClient):
             await self._request(W.H_DISCONNECT, "<I", timeout=min(self._timeout, GATT_TIMEOUT_S))
         except (BleakError, TimeoutError):
             pass
-        self._connected = False
-        if self._transport is not None:
-            self._transport.close()
-            self._transport = None
+        finally:  # also when cancelled: closing the socket ends the link in the air
+            self._connected = False
+            if self._transport is not None:
+                self._transport.close()
+                self._transport = None
 
     async def pair(self, *args, **kwargs):
         raise NotImplementedError("the simulated nodes do not use pairing")

@@ -196,6 +196,14 @@ class Recorder:
         if reply.get("type") != "ack" or reply["status"] != codec.ACK_OK:
             raise UserError("node %d refused the configuration (%s: %s); check the node's firmware version"
                             % (st.node_id, codec.ACK_NAMES.get(reply.get("status"), reply.get("status")), reply.get("message", "")))
+        # The node's own status (scale, filters) right away: a session stopped before its first
+        # periodic status frame still knows how to scale its EMG (manifest: status_read).
+        status = await st.link.read_status()
+        if status is not None and status.get("type") == "status":
+            st.status = status
+            st.nv_per_lsb = status.get("nv_per_lsb") or st.nv_per_lsb
+            self._event("status_read", node_id=st.node_id, nv_per_lsb=status.get("nv_per_lsb"),
+                        emg_hz=status.get("emg_hz"), imu_hz=status.get("imu_hz"), firmware=list(status.get("firmware") or ()))
 
     async def _sync_once(self, st):
         try:
