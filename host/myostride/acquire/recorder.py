@@ -53,6 +53,9 @@ STOP_USER_BOUND_S = 1.5
 USER_DRAIN_S = 1.0
 CLOSE_BOUND_S = 1.0  # cancel and await the background tasks, then disconnect (each)
 SETUP_CANCEL_BOUND_S = 1.0  # a stop during scan/connect/configure/warm sync
+# Before START a reply can wait behind a node's backlog (a node still streaming from a host that
+# died answers after it has flushed): setup commands wait longer than the running ones.
+SETUP_REPLY_S = 5.0
 
 
 class StoppedBeforeStart(Exception):
@@ -186,13 +189,16 @@ class Recorder:
         # 0 means "unchanged" in C_CONFIGURE: switching something off takes a flag
         flags = (codec.CFG_POWERLINE_OFF if not c["powerline_hz"] else 0) | (codec.CFG_IMU_OFF if not c["imu_hz"] else 0)
         args = codec.configure_args(c["emg_hz"], c["highpass_hz"], c["powerline_hz"], c["imu_hz"], label=st.map.short_label(), flags=flags)
-        _t1, reply = await self._command(st, codec.C_CONFIGURE, args)
+        _t1, reply = await self._command(st, codec.C_CONFIGURE, args, timeout_s=SETUP_REPLY_S)
         if reply.get("type") == "ack" and reply["status"] == codec.ACK_STATE:
             # still streaming from an earlier session that never stopped it (a host that died,
             # a STOP that never arrived): stop it, then configure
             self._event("stale_stream_stopped", node_id=st.node_id)
-            await self._command(st, codec.C_STOP)
-            _t1, reply = await self._command(st, codec.C_CONFIGURE, args)
+            try:
+                await self._command(st, codec.C_STOP, timeout_s=SETUP_REPLY_S)
+            except CommandFailed:
+                pass  # a node busy flushing its backlog may miss it: CONFIGURE below tells
+            _t1, reply = await self._command(st, codec.C_CONFIGURE, args, timeout_s=SETUP_REPLY_S)
         if reply.get("type") != "ack" or reply["status"] != codec.ACK_OK:
             raise UserError("node %d refused the configuration (%s: %s); check the node's firmware version"
                             % (st.node_id, codec.ACK_NAMES.get(reply.get("status"), reply.get("status")), reply.get("message", "")))
