@@ -177,9 +177,9 @@ def _analyse(out, console):
 
 
 def _report(out, analysis, console):
-    from ..clinical import EXAMPLE_CLINICAL_PATH, load_clinical
-    from ..report import write_study_outputs
     from ..session import load_session
+    from ..study import write_study_outputs
+    from ..study.clinical import EXAMPLE_CLINICAL_PATH, load_clinical
 
     _step(console, "writing the 96002 summary and the report (HTML + PDF)")
     clinical = load_clinical(EXAMPLE_CLINICAL_PATH)
