@@ -129,7 +129,9 @@ def kill(a):
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        with small_world(tmp, nodes=a.nodes, seconds=a.runs * 25.0 + 60.0, seed=a.seed, radio={"loss_pct": 2.0}) as (sc, _w):
+        # the world must outlast every run, also on a loaded machine (a node stops advertising
+        # when its simulated signal ends)
+        with small_world(tmp, nodes=a.nodes, seconds=a.runs * 90.0 + 120.0, seed=a.seed, radio={"loss_pct": 2.0}) as (sc, _w):
             for i in range(a.runs):
                 out = tmp / ("k%02d" % i)
                 cmd = [sys.executable, "-m", "myostride", "record", "--backend", "sim", "--world", str(sc.world_path),
@@ -187,7 +189,7 @@ def signals(a):
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        with small_world(tmp, nodes=a.nodes, seconds=len(PHASES) * 2 * a.repeats * 8.0 + 60.0, seed=a.seed,
+        with small_world(tmp, nodes=a.nodes, seconds=len(PHASES) * 2 * a.repeats * 30.0 + 120.0, seed=a.seed,
                          radio={"loss_pct": 2.0}) as (sc, _w):
             n = 0
             for rep in range(a.repeats):
@@ -243,7 +245,7 @@ def soak(a):
     seconds = a.minutes * 60.0
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        with small_world(tmp, nodes=a.nodes, seconds=seconds + 90.0, seed=a.seed, radio={"loss_pct": 2.0}) as (sc, _w):
+        with small_world(tmp, nodes=a.nodes, seconds=seconds + 300.0, seed=a.seed, radio={"loss_pct": 2.0}) as (sc, _w):
             mem = []
 
             def progress(snap):
