@@ -106,6 +106,10 @@ def contention(a):
                     if stop and end:
                         end_s = (end["t_us"] - stop["t_us"]) / 1e6
                 rows.append({"run": i + 1, "rc": rc, "wall_s": wall, "stop_to_end_s": end_s, "missing_samples": missing, "load": la})
+                if a.keep and (rc != 0 or missing or (end_s or 0) > 10.0):
+                    import shutil
+
+                    shutil.copytree(out / "session", Path(a.keep) / ("run%02d" % (i + 1)), dirs_exist_ok=True)
                 print("run %2d: exit %s, %.0f s, STOP->session_end %s s, samples missing %s, load %s"
                       % (i + 1, rc, wall, "%.2f" % end_s if end_s is not None else "-", missing, la), flush=True)
                 if rc != 0:
@@ -285,6 +289,7 @@ def main():
     c.add_argument("--seconds", type=float, default=10.0)
     c.add_argument("--busy", type=int, default=2)
     c.add_argument("--timeout-s", type=float, default=600.0, help="a run longer than this counts as a hang")
+    c.add_argument("--keep", metavar="DIR", help="copy the session of any run that failed, lost samples or ended slowly here")
     k = sub.add_parser("kill")
     k.add_argument("--runs", type=int, default=20)
     k.add_argument("--nodes", type=int, default=3)
