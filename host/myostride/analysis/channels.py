@@ -74,6 +74,8 @@ class Recording:
         self.emg = []
         self.unmapped = []
         self.events = None
+        self.event_info = {}  # how stored events were read (convention, ignored labels); c3d_events.py
+        self.derived_events = {}  # {"forceplate"|"markers": {"events", "warnings", ...}} from the file's data
         self.gyro = {}
         self.footswitch = {}
         self.warnings = []

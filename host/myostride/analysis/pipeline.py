@@ -220,7 +220,9 @@ def analyse(recording, settings=None):
     if not recording.emg:
         raise UserError("no EMG channel is mapped to a muscle (unmapped: %s); map them with --map LABEL=SIDE:MUSCLE"
                         % (", ".join(recording.unmapped) or "none"))
-    source, ev, ev_warnings = events_mod.choose_events(recording, settings["events_from"])
+    sel = events_mod.select_events(recording, settings["events_from"],
+                                   sorted(set(ch.side for ch in recording.emg)))
+    ev, ev_warnings = sel["events"], list(sel["warnings"])
     warnings = list(recording.warnings)
     strides, gait = {}, {}
     for side in events_mod.SIDES:
@@ -241,10 +243,7 @@ def analyse(recording, settings=None):
         "source": {"kind": recording.kind, "path": recording.path, "time_origin_s": recording.time_origin_s,
                    "meta": recording.meta},
         "settings": _settings_json(settings),
-        "events": {"source": source,
-                   "left": {k: [round(v, 4) for v in vals] for k, vals in ev["left"].items()},
-                   "right": {k: [round(v, 4) for v in vals] for k, vals in ev["right"].items()},
-                   "warnings": ev_warnings},
+        "events": events_mod.events_json(sel, recording, ev_warnings),
         "gait": gait,
         "channels": channels,
         "unmapped_channels": list(recording.unmapped),

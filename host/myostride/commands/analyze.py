@@ -17,8 +17,8 @@ def add_parser(subparsers):
     p.add_argument("--map", action="append", default=[], metavar="LABEL=SIDE:MUSCLE",
                    help="map an input channel to a muscle (repeatable), e.g. 'Sensor 1.IM EMG1=right:soleus'")
     p.add_argument("--plots", metavar="DIR", help="write one PNG per muscle (envelope and activation raster) here")
-    p.add_argument("--events-from", choices=("stored", "imu", "footswitch"),
-                   help="gait event source (default: stored, else IMU, else footswitch)")
+    p.add_argument("--events-from", choices=("stored", "forceplate", "markers", "forceplate+markers", "imu", "footswitch"),
+                   help="gait event source (default: stored, else force plates with markers, markers, force plates, IMU, footswitch)")
     p.add_argument("--events", metavar="FILE.csv", help="gait events CSV (side,foot_strike_s,foot_off_s); "
                    "replaces events stored in the input")
     p.add_argument("--side", help="side (left/right) for channels and events that do not say")
