@@ -79,8 +79,8 @@ def test_node_that_answers_garbage(world, tmp_path):
 
 
 @pytest.mark.xfail(reason="known gap (issue 12, open): a rebooted node restarts its seq at 0; the frames after the "
-                   "reboot are kept in raw.log but the loader keys frames by seq and drops them as conflicting, "
-                   "so the session ends for that node at the reboot")
+                   "reboot are kept in raw.log but the loader keys frames by seq and drops those whose seq the session "
+                   "already used, so the session can end for that node at the reboot")
 def test_node_rebooting_mid_trial(world, tmp_path):
     _d, sc, _w = world
     nid = sc.truth["nodes"][2]["node_id"]
