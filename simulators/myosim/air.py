@@ -618,6 +618,7 @@ class Air:
         if node is None or node.adv is None or not node.adv[1] or self.is_down(node.node_id):
             return
         host.pending_connect = None
+        adv_before = node.adv
         node.adv = None  # the stack stops advertising when a central connects
         s = self.node_settings(node.node_id)
         interval = RM.pick_interval_s(s, self._node_rng[node.node_id])
@@ -633,6 +634,10 @@ class Air:
 
         def connected():
             if not link.alive:
+                # the central gave up before the connection was made: the node never left
+                # advertising (issue 12: a recorder stopped while connecting left nodes silent)
+                if node.adv is None and not node.links:
+                    node.adv = adv_before
                 return
             node.send(W.A_CONNECT, struct.pack("<HB", conn, 0) + _HOST_ADDR)
 

@@ -157,7 +157,7 @@ def _node_entry(nid, nl, m, cfg, start_us):
         "address": connected[-1].get("address") if connected else None,
         "firmware": fw,
         "emg_hz": emg_hz,
-        "nv_per_lsb": (last_status or {}).get("nv_per_lsb"),
+        "nv_per_lsb": (last_status or {}).get("nv_per_lsb") or _read_scale(nl),
         "battery_pct_last": (last_status or {}).get("battery_pct"),
         "battery_mv_last": (last_status or {}).get("battery_mv"),
         "clock": clock.to_json() if clock is not None else None,
@@ -208,3 +208,11 @@ def _session_s(clock, node_us, start_us):
     if clock is None:
         return None
     return round((float(clock.host_us(node_us)) - start_us) / 1e6, 6)
+
+
+def _read_scale(nl):
+    """nv_per_lsb the recorder read from the node's status characteristic (no status frame streamed yet)."""
+    for e in reversed(nl.events):
+        if e["event"] == "status_read" and e.get("nv_per_lsb"):
+            return e["nv_per_lsb"]
+    return None
