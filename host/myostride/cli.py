@@ -14,7 +14,7 @@ from .errors import UserError
 
 # Order is the order `myostride --help` lists them in.
 COMMANDS = ("demo", "sim", "scan", "record", "check", "analyze", "batch", "report", "export", "flash", "node",
-            "devboard", "lab")
+            "devboard", "console", "lab")
 
 
 def build_parser():

@@ -47,6 +47,9 @@ _AD_UUID128 = (0x06, 0x07)
 _AD_TX_POWER = 0x0A
 _AD_SERVICE_DATA16 = 0x16
 _AD_MANUFACTURER = 0xFF
+# A GATT operation the air never answers (the link died under it) fails after this long, as a
+# real stack's ATT transaction timeout would end it (theirs is 30 s; the air answers in ms).
+GATT_TIMEOUT_S = 3.0
 
 
 def default_world_path():
@@ -267,6 +270,7 @@ class SimClient(BaseBleakClient):
             self._disconnected_callback()
 
     async def _request(self, mtype, fmt, *args, body=b"", timeout=None):
+        """Send one request to the air and await its result, at most `timeout` (TimeoutError)."""
         if self._transport is None:
             raise BleakError("not connected to %s" % self.address)
         self._req = (self._req + 1) & 0xFFFFFFFF
@@ -275,10 +279,22 @@ class SimClient(BaseBleakClient):
         self._pending[req] = fut
         self._transport.write(W.pack(mtype, struct.pack(fmt, req, *args) + bytes(body)))
         try:
-            return await asyncio.wait_for(fut, timeout or self._timeout)
-        except asyncio.TimeoutError:
+            async with asyncio.timeout(timeout or self._timeout):
+                return await fut
+        finally:
             self._pending.pop(req, None)
-            raise
+
+    async def _gatt(self, mtype, fmt, *args, body=b"", what=""):
+        """A GATT operation on the link: fails at once when the link is down, and within
+        GATT_TIMEOUT_S when the air never answers (a link lost mid-operation)."""
+        if not self._connected:
+            raise BleakError("%s: not connected to %s" % (what, self.address))
+        try:
+            status, rbody = await self._request(mtype, fmt, *args, body=body, timeout=min(self._timeout, GATT_TIMEOUT_S))
+        except TimeoutError:
+            raise BleakError("%s: no answer from %s within %.1f s (link lost?)" % (what, self.address, min(self._timeout, GATT_TIMEOUT_S))) from None
+        self._check(status, rbody, what)
+        return rbody
 
     # --------------------------------------------------------- connection
 
@@ -294,14 +310,17 @@ class SimClient(BaseBleakClient):
         req_body = json.dumps(req).encode()
         try:
             status, body = await self._request(W.H_CONNECT, "<I", body=req_body, timeout=timeout)
-        except asyncio.TimeoutError:
+            if status:
+                raise BleakError("connect to %s failed: %s" % (self.address, bytes(body).decode(errors="replace")))
+            info = json.loads(body)
+        except BaseException as exc:
+            # nothing half-open stays behind (also when the caller cancels the connect)
             if self._transport is not None:
                 self._transport.close()
                 self._transport = None
-            raise TimeoutError("could not connect to %s within %.1f s (not advertising or out of range)" % (self.address, timeout)) from None
-        if status:
-            raise BleakError("connect to %s failed: %s" % (self.address, bytes(body).decode(errors="replace")))
-        info = json.loads(body)
+            if isinstance(exc, TimeoutError):
+                raise TimeoutError("could not connect to %s within %.1f s (not advertising or out of range)" % (self.address, timeout)) from None
+            raise
         self._mtu = info["mtu"]
         self.interval_ms = info["interval_ms"]
         self._name = info.get("name") or self._name
@@ -327,13 +346,14 @@ class SimClient(BaseBleakClient):
             return
         self._closing = True
         try:
-            await self._request(W.H_DISCONNECT, "<I", timeout=5.0)
-        except (BleakError, asyncio.TimeoutError):
+            await self._request(W.H_DISCONNECT, "<I", timeout=min(self._timeout, GATT_TIMEOUT_S))
+        except (BleakError, TimeoutError):
             pass
-        self._connected = False
-        if self._transport is not None:
-            self._transport.close()
-            self._transport = None
+        finally:  # also when cancelled: closing the socket ends the link in the air
+            self._connected = False
+            if self._transport is not None:
+                self._transport.close()
+                self._transport = None
 
     async def pair(self, *args, **kwargs):
         raise NotImplementedError("the simulated nodes do not use pairing")
@@ -348,28 +368,28 @@ class SimClient(BaseBleakClient):
             raise BleakError("%s failed: %s" % (what, bytes(body).decode(errors="replace")))
 
     async def read_gatt_char(self, characteristic, *, use_cached=False, **kwargs):
-        status, body = await self._request(W.H_READ, "<IH", characteristic.handle)
-        self._check(status, body, "read of %s" % characteristic.uuid)
-        return bytearray(body)
+        return bytearray(await self._gatt(W.H_READ, "<IH", characteristic.handle, what="read of %s" % characteristic.uuid))
 
     async def read_gatt_descriptor(self, descriptor, *, use_cached=False, **kwargs):
         raise BleakError("descriptor reads are not simulated (handle %d)" % descriptor.handle)
 
     async def write_gatt_char(self, characteristic, data, response):
-        status, body = await self._request(W.H_WRITE, "<IHB", characteristic.handle, 1 if response else 0, body=bytes(data))
-        self._check(status, body, "write to %s" % characteristic.uuid)
+        await self._gatt(W.H_WRITE, "<IHB", characteristic.handle, 1 if response else 0, body=bytes(data),
+                         what="write to %s" % characteristic.uuid)
 
     async def write_gatt_descriptor(self, descriptor, data):
         raise BleakError("descriptor writes are not simulated; use start_notify/stop_notify for the CCCD")
 
     async def start_notify(self, characteristic, callback, **kwargs):
         self._notify[characteristic.handle] = callback
-        status, body = await self._request(W.H_SUBSCRIBE, "<IHB", characteristic.handle, 1)
-        if status:
+        try:
+            await self._gatt(W.H_SUBSCRIBE, "<IHB", characteristic.handle, 1, what="subscribe to %s" % characteristic.uuid)
+        except BaseException:
             self._notify.pop(characteristic.handle, None)
-        self._check(status, body, "subscribe to %s" % characteristic.uuid)
+            raise
 
     async def stop_notify(self, characteristic):
-        status, body = await self._request(W.H_SUBSCRIBE, "<IHB", characteristic.handle, 0)
-        self._notify.pop(characteristic.handle, None)
-        self._check(status, body, "unsubscribe from %s" % characteristic.uuid)
+        try:
+            await self._gatt(W.H_SUBSCRIBE, "<IHB", characteristic.handle, 0, what="unsubscribe from %s" % characteristic.uuid)
+        finally:
+            self._notify.pop(characteristic.handle, None)

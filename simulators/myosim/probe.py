@@ -33,8 +33,9 @@ async def find_nodes(world_json, node_ids, timeout_s=10.0):
 
     async with BleakScanner(seen, backend=SimScanner, world=str(world_json)):
         try:
-            await asyncio.wait_for(done.wait(), timeout_s)
-        except asyncio.TimeoutError:
+            async with asyncio.timeout(timeout_s):
+                await done.wait()
+        except TimeoutError:
             pass
     missing = sorted(set(node_ids) - set(found))
     if missing:

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from myostride.acquire.recorder import DEFAULT_BOARD, check_board
+from myostride.acquire.settings import DEFAULT_BOARD, check_board
 from myostride.commands.record import _read_check
 from myostride.errors import UserError
 

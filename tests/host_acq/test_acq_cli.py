@@ -3,7 +3,8 @@ import pytest
 from myostride import cli
 from myostride.acquire.live import render
 from myostride.acquire.mapping import parse_mapping
-from myostride.acquire.recorder import Recorder, check_config
+from myostride.acquire.recorder import Recorder
+from myostride.acquire.settings import check_config
 from myostride.errors import UserError
 
 

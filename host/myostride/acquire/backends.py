@@ -141,6 +141,18 @@ def resolve_backend(name=DEFAULT_NAME, world=None, hci=None):
     raise UserError("the bumble backend is not part of this version yet; use --backend ble (real nodes) or sim")
 
 
+def session_is_simulated(manifest):
+    """Whether a session (its session.json dict) came from the simulator: its recorded radio
+    stack says so; sessions older than that field name their backend."""
+    radio = (manifest or {}).get("radio")
+    if isinstance(radio, dict) and "simulated" in radio:
+        return bool(radio["simulated"])
+    return (manifest or {}).get("backend") in _SIMULATED_NAMES
+
+
+_SIMULATED_NAMES = ("sim",)
+
+
 def as_backend(backend, world=None):
     """A Backend from a Backend (returned as is) or a name (resolved); for library callers."""
     if isinstance(backend, Backend):

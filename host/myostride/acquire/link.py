@@ -53,28 +53,32 @@ class NodeLink:
         return min(max(5.0 * r / 1e6, floor_s), ceiling_s)
 
     async def connect(self, timeout_s=10.0):
+        """Connect and subscribe, within timeout_s; on any failure (or cancellation) nothing stays open."""
         kwargs = dict(self.client_kwargs)
         if self.client_cls is not None:
             kwargs["backend"] = self.client_cls
         self.data_asm = codec.Reassembler()
         self.reply_asm = codec.Reassembler()
         client = BleakClient(self.device, disconnected_callback=self._disconnected, timeout=timeout_s, **kwargs)
-        await client.connect()
-        self.client = client
-        self.mtu = client.mtu_size
-        await client.start_notify(gatt.REPLY_UUID, self._reply_note)
-        await client.start_notify(gatt.DATA_UUID, self._data_note)
+        try:
+            async with asyncio.timeout(timeout_s + 2.0):  # the backend honours timeout_s; this bounds the rest
+                await client.connect()
+                self.client = client
+                self.mtu = client.mtu_size
+                await client.start_notify(gatt.REPLY_UUID, self._reply_note)
+                await client.start_notify(gatt.DATA_UUID, self._data_note)
+        except BaseException:
+            self.client = None
+            await _quietly_disconnect(client)
+            raise
         self.connected = True
         return client
 
-    async def disconnect(self):
+    async def disconnect(self, timeout_s=3.0):
         c = self.client
         self.connected = False
         if c is not None:
-            try:
-                await c.disconnect()
-            except Exception:
-                pass
+            await _quietly_disconnect(c, timeout_s)
 
     def _disconnected(self, _client):
         was = self.connected
@@ -132,26 +136,42 @@ class NodeLink:
         try:
             # Bounded: a write caught by a link loss may never complete on some stacks (and did
             # in the simulator), and one stuck write must not stall the node's command queue.
-            await asyncio.wait_for(self.client.write_gatt_char(gatt.CONTROL_UUID, frame, response=response), timeout_s)
-        except asyncio.TimeoutError:
+            async with asyncio.timeout(timeout_s):
+                await self.client.write_gatt_char(gatt.CONTROL_UUID, frame, response=response)
+        except TimeoutError:
             self.pending.pop(cmd_id, None)
             raise CommandFailed("node %d: writing %s did not complete within %.1f s" % (self.node_id, codec.COMMAND_NAMES.get(opcode), timeout_s))
+        except asyncio.CancelledError:
+            self.pending.pop(cmd_id, None)
+            raise
         except Exception as exc:
             self.pending.pop(cmd_id, None)
             raise CommandFailed("node %d: writing %s failed: %s" % (self.node_id, codec.COMMAND_NAMES.get(opcode), exc))
         if on_sent is not None:
             on_sent(self.node_id, t1, frame)
         try:
-            reply = await asyncio.wait_for(fut, timeout_s)
-        except asyncio.TimeoutError:
-            self.pending.pop(cmd_id, None)
+            async with asyncio.timeout(timeout_s):
+                reply = await fut
+        except TimeoutError:
             raise CommandFailed("node %d did not answer %s within %.1f s" % (self.node_id, codec.COMMAND_NAMES.get(opcode), timeout_s))
+        finally:
+            self.pending.pop(cmd_id, None)
         return frame, t1, reply
 
-    async def read_status(self):
+    async def read_status(self, timeout_s=3.0):
         """The node's latest status frame from the REPLY characteristic (decoded), or None."""
         try:
-            raw = await self.client.read_gatt_char(gatt.REPLY_UUID)
+            async with asyncio.timeout(timeout_s):
+                raw = await self.client.read_gatt_char(gatt.REPLY_UUID)
             return codec.decode_frame(bytes(raw))
-        except Exception:
+        except Exception:  # TimeoutError, BleakError, a garbled frame: no status
             return None
+
+
+async def _quietly_disconnect(client, timeout_s=3.0):
+    """Disconnect a BleakClient, ignoring its errors, within timeout_s."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            await client.disconnect()
+    except Exception:  # TimeoutError, BleakError, OSError: the link is gone either way
+        pass

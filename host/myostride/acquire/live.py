@@ -1,4 +1,4 @@
-"""Live recording display (rich): one row per node, refreshed from Recorder.snapshot()."""
+"""Live recording display (rich): one row per node, refreshed from Recorder.live_snapshot() (snapshot.py)."""
 
 from rich.live import Live
 from rich.table import Table

@@ -106,6 +106,7 @@ def build_manifest(contents, live_recorder=False):
         "end_reason": end.get("reason") if end else ("recorder still running" if live_recorder else "recorder process ended without closing the session"),
         "config": cfg,
         "nodes": nodes,
+        "sync_warnings": _sync_warnings(nodes),
         "raw_log": dict({"file": "raw.log"}, **(rep or {})),
     }
     return man, built
@@ -156,7 +157,7 @@ def _node_entry(nid, nl, m, cfg, start_us):
         "address": connected[-1].get("address") if connected else None,
         "firmware": fw,
         "emg_hz": emg_hz,
-        "nv_per_lsb": (last_status or {}).get("nv_per_lsb"),
+        "nv_per_lsb": (last_status or {}).get("nv_per_lsb") or _read_scale(nl),
         "battery_pct_last": (last_status or {}).get("battery_pct"),
         "battery_mv_last": (last_status or {}).get("battery_mv"),
         "clock": clock.to_json() if clock is not None else None,
@@ -188,6 +189,16 @@ def _node_entry(nid, nl, m, cfg, start_us):
     return entry, {"emg": emg, "clock": clock, "statuses": statuses}
 
 
+def _sync_warnings(nodes):
+    """One line per node whose clock sync is unsure (clock.stats.unsure, acquire/syncquality.py)."""
+    out = []
+    for n in nodes:
+        st = (n.get("clock") or {}).get("stats") or {}
+        if st.get("unsure"):
+            out.append("node %d (%s): clock sync unsure: %s" % (n["node_id"], n.get("label") or "unmapped", "; ".join(st.get("unsure_reasons") or [])))
+    return out
+
+
 def _range_reason(a, b, gone):
     reasons = {gone.get(s, "unresolved") for s in range(a, b + 1)}
     return "/".join(sorted(reasons))
@@ -197,3 +208,11 @@ def _session_s(clock, node_us, start_us):
     if clock is None:
         return None
     return round((float(clock.host_us(node_us)) - start_us) / 1e6, 6)
+
+
+def _read_scale(nl):
+    """nv_per_lsb the recorder read from the node's status characteristic (no status frame streamed yet)."""
+    for e in reversed(nl.events):
+        if e["event"] == "status_read" and e.get("nv_per_lsb"):
+            return e["nv_per_lsb"]
+    return None

@@ -21,6 +21,7 @@ import fcntl
 import json
 import os
 import struct
+import threading
 import time
 import zlib
 
@@ -61,19 +62,41 @@ class RawLogWriter:
         self.last_sync = time.monotonic()
         self.records = 0
         self.bytes = 0
+        self.size = os.lseek(self.fd, 0, os.SEEK_END)  # end of the last whole record
         self.dirty = False
+        # The first write error (disk full, file too large, I/O error): from then on nothing is
+        # written and the recorder ends the session; what is on disk stays whole (see append).
+        self.error = None
+        self._lock = threading.Lock()  # sync() runs in a worker thread; close() must not race it
 
     def append(self, kind, node_id, recv_us, payload):
+        if self.error is not None or self.fd is None:
+            return
         body = _HEAD.pack(kind, node_id & 0xFF, int(recv_us) & 0xFFFFFFFFFFFFFFFF) + bytes(payload)
         if len(body) > MAX_BODY:
             raise ValueError("raw log record of %d bytes exceeds %d" % (len(body), MAX_BODY))
         rec = _LEN.pack(len(body)) + body + _LEN.pack(zlib.crc32(body))
-        os.write(self.fd, rec)
+        try:
+            n = os.write(self.fd, rec)
+            if n != len(rec):
+                raise OSError(28, "short write (%d of %d bytes): the disk is probably full" % (n, len(rec)))
+        except OSError as exc:
+            self._failed(exc)
+            return
+        self.size += len(rec)
         self.records += 1
         self.bytes += len(rec)
         self.dirty = True
         if self.sync_in_caller:
             self.maybe_sync()
+
+    def _failed(self, exc):
+        """Keep the file whole: cut a partly written record off, remember the error."""
+        self.error = exc
+        try:
+            os.ftruncate(self.fd, self.size)
+        except OSError:
+            pass  # the reader ignores a torn tail and reports it
 
     def sync_exchange(self, node_id, recv_us, t1, t2, t3, t4):
         self.append(K_SYNC, node_id, recv_us, _SYNC.pack(int(t1), int(t2), int(t3), int(t4)))
@@ -87,19 +110,25 @@ class RawLogWriter:
             self.sync()
 
     def sync(self):
-        self.dirty = False
-        fd = self.fd
-        if fd is not None:
-            os.fsync(fd)
-        self.last_sync = time.monotonic()
+        with self._lock:
+            self.dirty = False
+            fd = self.fd
+            if fd is not None:
+                try:
+                    os.fsync(fd)
+                except OSError as exc:
+                    if self.error is None:
+                        self.error = exc
+            self.last_sync = time.monotonic()
 
     def close(self):
         if self.fd is None:
             return
         self.sync()
-        fcntl.flock(self.fd, fcntl.LOCK_UN)
-        os.close(self.fd)
-        self.fd = None
+        with self._lock:
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+            os.close(self.fd)
+            self.fd = None
 
 
 def is_being_written(path):

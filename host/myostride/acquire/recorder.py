@@ -9,7 +9,15 @@ load_session() if the recorder dies). Per node, concurrent tasks send
 time-sync pings and ask for resends of missing frames; a node that drops
 its link is found again by its id and reconnected, and the missing frames
 are asked for like any other loss. Live consumers (LSL, the console) get
-decoded blocks through sinks (sinks.py).
+decoded blocks through sinks (sinks.py) and the live view from
+live_snapshot() (snapshot.py).
+
+Ending is bounded whatever a node, the radio or the backend does: every
+background task belongs to one TaskOwner (tasks.py) that cancels and awaits
+it with a time bound, loops run while `running` is set, and each phase of the
+end (STOP, drain, closing tasks, disconnecting) has its own bound. A stop
+asked for by the user (Ctrl-C, SIGTERM, stop_event) ends with a closed
+session in under STOP_USER_BOUND_S + USER_DRAIN_S + CLOSE_BOUND_S seconds.
 """
 
 import asyncio
@@ -23,7 +31,6 @@ import numpy as np
 from myowire import codec
 
 from .. import __version__
-from ..boards import known_boards
 from ..errors import UserError
 from . import logscan, manifest as manifest_mod, rawlog
 from .backends import as_backend
@@ -31,45 +38,28 @@ from .gaps import SeqTracker
 from .link import CommandFailed, NodeLink
 from .mapping import parse_mapping
 from .scanner import scan
+from .settings import DEFAULT_BOARD, check_board, check_config
 from .sinks import SinkHub
+from .snapshot import LiveStats, build_snapshot
 from .sync import OnlineClock
+from .tasks import TaskOwner, bounded
 
 _HDR = struct.Struct("<BBBBIQ")
 
-DEFAULT_CONFIG = {"emg_hz": 2000, "highpass_hz": 20, "powerline_hz": 0, "imu_hz": 100}
-ALLOWED_EMG_HZ = (1000, 1926, 2000)
-# Simulated nodes model the reference design's front end too.
-DEFAULT_BOARD = "myostride-ref-s3"
-# A node that cannot take STOP in this time (link lost mid-command) is left to the drain:
-# what it sent is asked for by seq; nothing waits on it forever.
-STOP_TIMEOUT_S = 10.0
+# Bounds of the end of a recording (seconds). The requested end (duration reached) fetches
+# missing frames for up to drain_s; a user's stop keeps the whole end under ~5 s.
+STOP_BOUND_S = 4.0  # STOP to every node, answered or not
+STOP_USER_BOUND_S = 1.5
+USER_DRAIN_S = 1.0
+CLOSE_BOUND_S = 1.0  # cancel and await the background tasks, then disconnect (each)
+SETUP_CANCEL_BOUND_S = 1.0  # a stop during scan/connect/configure/warm sync
+# Before START a reply can wait behind a node's backlog (a node still streaming from a host that
+# died answers after it has flushed): setup commands wait longer than the running ones.
+SETUP_REPLY_S = 5.0
 
 
-def check_config(config):
-    cfg = dict(DEFAULT_CONFIG)
-    cfg.update({k: v for k, v in (config or {}).items() if v is not None})
-    unknown = set(cfg) - set(DEFAULT_CONFIG)
-    if unknown:
-        raise UserError("unknown recording setting(s) %s; known: %s" % (", ".join(sorted(unknown)), ", ".join(DEFAULT_CONFIG)))
-    if cfg["emg_hz"] not in ALLOWED_EMG_HZ:
-        raise UserError("EMG rate %s Hz is not supported; use one of %s" % (cfg["emg_hz"], ", ".join(map(str, ALLOWED_EMG_HZ))))
-    if not 10 <= cfg["highpass_hz"] <= 20:
-        raise UserError("high-pass %s Hz is outside 10-20 Hz (SENIAM); choose 10-20" % cfg["highpass_hz"])
-    if cfg["powerline_hz"] not in (0, 50, 60):
-        raise UserError("powerline %s Hz: use 0 (off), 50 or 60" % cfg["powerline_hz"])
-    if cfg["imu_hz"] not in (0, 100, 200):
-        raise UserError("IMU rate %s Hz: use 0 (off), 100 or 200" % cfg["imu_hz"])
-    return cfg
-
-
-def check_board(board):
-    """The node hardware (a hardware/boards/<name>.json definition) the recorded nodes are built on."""
-    if not board:
-        return None
-    known = known_boards()
-    if known and board not in known:
-        raise UserError("unknown board %r; known boards: %s" % (board, ", ".join(known)))
-    return board
+class StoppedBeforeStart(Exception):
+    """The user stopped the recording while nodes were being found, connected or configured."""
 
 
 class NodeState:
@@ -84,8 +74,7 @@ class NodeState:
         self.clock = OnlineClock()
         self.status = None
         self.nv_per_lsb = None
-        self.frame_rms = []  # (recv_us, rms code units, samples) of recent EMG frames
-        self.new_samples = []  # (recv_us, samples) first arrivals, for the rate
+        self.live = LiveStats()
         self.connects = 0
         self.disconnects = 0
         self.reconnect_task = None
@@ -97,7 +86,8 @@ class NodeState:
 
 class Recorder:
     """backend: an acquire.backends.Backend (a name is resolved, with world=; default real BLE).
-    sinks: live consumers of decoded blocks and events (sinks.RecorderSink)."""
+    sinks: live consumers of decoded blocks and events (sinks.RecorderSink).
+    progress: called with live_snapshot() every 0.5 s while recording."""
 
     def __init__(self, out_dir, mapping, seconds, backend=None, config=None, progress=None, world=None,
                  sync_period_s=0.05, resend_period_s=0.1, scan_s=10.0, drain_s=10.0, connect_timeout_s=10.0,
@@ -122,9 +112,13 @@ class Recorder:
         self.sinks = SinkHub(sinks, self._sink_failed)
         self.nodes = {m.node_id: NodeState(m) for m in self.maps}
         self.log = None
+        self.owner = None
         self.t_start = None
+        self.phase = "scanning"
         self.stopping = False
         self.running = False
+        self.user_stop = False
+        self.stop_sent = False
         self.end_reason = None
 
     # ------------------------------------------------------------ setup
@@ -149,6 +143,10 @@ class Recorder:
     def _write_manifest(self, live=False):
         contents = logscan.scan_log(self.out / rawlog.LOG_NAME)
         man, _ = manifest_mod.build_manifest(contents, live_recorder=live)
+        if not live and self.log.error is not None:
+            # raw.log could not take session_end: say why here (a rebuild says "interrupted")
+            man["status"] = "failed"
+            man["end_reason"] = self.end_reason
         manifest_mod.write_manifest(self.out / manifest_mod.MANIFEST_NAME, man)
         return man
 
@@ -191,10 +189,27 @@ class Recorder:
         # 0 means "unchanged" in C_CONFIGURE: switching something off takes a flag
         flags = (codec.CFG_POWERLINE_OFF if not c["powerline_hz"] else 0) | (codec.CFG_IMU_OFF if not c["imu_hz"] else 0)
         args = codec.configure_args(c["emg_hz"], c["highpass_hz"], c["powerline_hz"], c["imu_hz"], label=st.map.short_label(), flags=flags)
-        _t1, reply = await self._command(st, codec.C_CONFIGURE, args)
+        _t1, reply = await self._command(st, codec.C_CONFIGURE, args, timeout_s=SETUP_REPLY_S)
+        if reply.get("type") == "ack" and reply["status"] == codec.ACK_STATE:
+            # still streaming from an earlier session that never stopped it (a host that died,
+            # a STOP that never arrived): stop it, then configure
+            self._event("stale_stream_stopped", node_id=st.node_id)
+            try:
+                await self._command(st, codec.C_STOP, timeout_s=SETUP_REPLY_S)
+            except CommandFailed:
+                pass  # a node busy flushing its backlog may miss it: CONFIGURE below tells
+            _t1, reply = await self._command(st, codec.C_CONFIGURE, args, timeout_s=SETUP_REPLY_S)
         if reply.get("type") != "ack" or reply["status"] != codec.ACK_OK:
             raise UserError("node %d refused the configuration (%s: %s); check the node's firmware version"
                             % (st.node_id, codec.ACK_NAMES.get(reply.get("status"), reply.get("status")), reply.get("message", "")))
+        # The node's own status (scale, filters) right away: a session stopped before its first
+        # periodic status frame still knows how to scale its EMG (manifest: status_read).
+        status = await st.link.read_status()
+        if status is not None and status.get("type") == "status":
+            st.status = status
+            st.nv_per_lsb = status.get("nv_per_lsb") or st.nv_per_lsb
+            self._event("status_read", node_id=st.node_id, nv_per_lsb=status.get("nv_per_lsb"),
+                        emg_hz=status.get("emg_hz"), imu_hz=status.get("imu_hz"), firmware=list(status.get("firmware") or ()))
 
     async def _sync_once(self, st):
         try:
@@ -220,6 +235,9 @@ class Recorder:
     def _sink_failed(self, sink, error):
         self.log.event(self.clock_us(), "sink_failed", sink=sink, error=error)
 
+    def _task_failed(self, name, exc):
+        self.log.event(self.clock_us(), "task_failed", task=name, error="%s: %s" % (type(exc).__name__, exc))
+
     def _on_sent(self, node_id, t_us, frame):
         self.log.append(rawlog.K_SENT, node_id, t_us, frame)
 
@@ -242,9 +260,7 @@ class Recorder:
             ch = (enc >> 4) + 1
             codes = np.frombuffer(frame, dtype="<i2", count=count * ch, offset=codec.HEADER_SIZE)
             rms = float(np.sqrt(np.mean(np.square(codes[::ch], dtype=np.float64))))
-            st.frame_rms.append((t_us, rms, count))
-            if how == "new":
-                st.new_samples.append((t_us, count))
+            st.live.add_emg(t_us, rms, count, how == "new")
         elif ftype == codec.T_STATUS:
             try:
                 st.status = codec.decode_frame(frame)
@@ -256,7 +272,7 @@ class Recorder:
             except codec.WireError:
                 pass
             return
-        if self.sinks:
+        if self.sinks and how != "duplicate":
             self.sinks.frame(node_id, frame, st.clock.fit, st.nv_per_lsb, self.config["emg_hz"], self.config["imu_hz"])
 
     def _on_disconnect(self, node_id):
@@ -264,7 +280,7 @@ class Recorder:
         st.disconnects += 1
         self._event("disconnected", node_id=node_id)
         if self.running and (st.reconnect_task is None or st.reconnect_task.done()):
-            st.reconnect_task = asyncio.get_running_loop().create_task(self._reconnect(st))
+            st.reconnect_task = self.owner.spawn(self._reconnect(st), name="reconnect-%d" % node_id)
 
     # ------------------------------------------------------------ running tasks
 
@@ -277,6 +293,8 @@ class Recorder:
                 found = await self._find([st.node_id], 3.0)
             except UserError:
                 found = {}
+            if not self.running:
+                return
             if st.node_id in found:
                 st.found = found[st.node_id]
                 try:
@@ -284,6 +302,8 @@ class Recorder:
                 except CommandFailed:
                     await asyncio.sleep(0.5)
                     continue
+                if not self.running:
+                    return  # the link is in st.link: the end of the recording disconnects it
                 status = await st.link.read_status()
                 streaming = bool(status and status.get("type") == "status" and status["flags"] & codec.F_STREAMING)
                 if not streaming and not self.stopping:
@@ -294,25 +314,27 @@ class Recorder:
                         pass
                 # fresh sync exchanges right away: the link timing changed
                 for _ in range(5):
+                    if not self.running:
+                        return
                     await self._sync_once(st)
                 return
             await asyncio.sleep(0.2)
 
     async def _sync_loop(self, st):
-        while True:
+        while self.running:
             await asyncio.sleep(self.sync_period_s * random.uniform(0.6, 1.4))
-            if st.link is not None and st.link.connected and not st.hold:
+            if self.running and st.link is not None and st.link.connected and not st.hold:
                 await self._sync_once(st)
 
     async def _resend_loop(self, st):
-        while True:
+        while self.running:
             await asyncio.sleep(self.resend_period_s)
-            if st.link is None or not st.link.connected or st.hold:
+            if not self.running or st.link is None or not st.link.connected or st.hold:
                 continue
             now_s = self.clock_us() / 1e6
             for first, last in st.tracker.plan(now_s):
                 self._event("resend", node_id=st.node_id, first=first, last=last)
-                asyncio.get_running_loop().create_task(self._resend(st, first, last))
+                self.owner.spawn(self._resend(st, first, last), name="resend-%d-%d" % (st.node_id, first))
             # frames declared lost for lack of any answer
             self._log_new_gone(st)
 
@@ -338,80 +360,52 @@ class Recorder:
 
     async def _flush_loop(self):
         """fsync raw.log every 0.5 s from a worker thread (never blocks reception)."""
-        while True:
+        while self.log.fd is not None and self.log.error is None:
             await asyncio.sleep(0.5)
             if self.log.dirty:
                 await asyncio.to_thread(self.log.sync)
 
     async def _progress_loop(self):
-        while True:
+        while self.running:
             await asyncio.sleep(0.5)
             if self.sinks:
                 for st in self.nodes.values():
                     st.clock.refit()  # the live clock estimate sinks time their blocks with
-            if self.progress is not None:
-                self.progress(self.snapshot())
+            if self.progress is not None and self.running:
+                self.progress(self.live_snapshot())
 
-    def snapshot(self):
-        now = self.clock_us()
-        elapsed = (now - self.t_start) / 1e6 if self.t_start else 0.0
-        rows = []
-        for st in self.nodes.values():
-            cut = now - 1_000_000
-            st.new_samples = [x for x in st.new_samples if x[0] >= cut - 1_000_000]
-            st.frame_rms = [x for x in st.frame_rms if x[0] >= now - 3_000_000]
-            rate = sum(c for t, c in st.new_samples if t >= cut)
-            nv = (st.nv_per_lsb or 0) / 1000.0
-            recent = [r for t, r, _c in st.frame_rms if t >= cut]
-            rms_uv = float(np.sqrt(np.mean(np.square(recent)))) * nv if recent and nv else None
-            allr = [r for _t, r, _c in st.frame_rms]
-            noise_uv = float(np.percentile(allr, 10)) * nv if allr and nv else None
-            tr = st.tracker
-            exp = tr.expected()
-            first_pass_lost = (exp - (tr.received - tr.recovered)) if exp else 0
-            rows.append({
-                "node_id": st.node_id, "label": st.map.label, "side": st.map.side, "muscle": st.map.muscle,
-                "connected": bool(st.link and st.link.connected), "rate_hz": rate,
-                "loss_pct": 100.0 * first_pass_lost / exp if exp else 0.0,
-                "recovered": tr.recovered, "pending": tr.pending(), "lost": tr.lost(),
-                "battery_pct": (st.status or {}).get("battery_pct", st.found.battery_pct if st.found else None),
-                "rms_uv": rms_uv, "noise_uv": noise_uv, "lead_off": st.lead_off,
-                "sync_rtt_ms": (st.clock.rtt_median_us() or 0) / 1000.0 if st.clock.rows else None,
-                "disconnects": st.disconnects,
-            })
-        return {"elapsed_s": elapsed, "seconds": self.seconds, "stopping": self.stopping, "nodes": rows}
+    def live_snapshot(self):
+        """The live view (see snapshot.py for the keys): phase, elapsed time, one row per node."""
+        return build_snapshot(self.phase, self.nodes.values(), self.clock_us(), self.t_start, self.seconds, self.stopping)
+
+    snapshot = live_snapshot  # the older name
 
     # ------------------------------------------------------------ the session
 
     async def run(self, stop_event=None):
-        stop_event = stop_event or asyncio.Event()
+        """Record until the requested seconds, stop_event, or cancellation; returns the manifest.
+
+        A stop (stop_event or cancellation) in any phase closes the session as "stopped"."""
+        stop_event = self.stop_event = stop_event or asyncio.Event()
         self.backend.check_ready()  # e.g. the simulator's clock needs its world file
         self._open()
-        tasks = []
+        self.owner = TaskOwner(on_error=self._task_failed)
+        self.owner.spawn(self._flush_loop(), name="flush")
+        self.fatal = None
         status = "failed"
+        man = None
         try:
-            found = await self._find(self.nodes, self.scan_s)
-            missing = sorted(set(self.nodes) - set(found))
-            if missing:
-                raise UserError("node(s) %s not found in %.0f s of scanning (found: %s); check they are on and in range, or fix --map"
-                                % (", ".join(map(str, missing)), self.scan_s, ", ".join(map(str, sorted(found))) or "none"))
-            for nid, st in self.nodes.items():
-                st.found = found[nid]
-            await asyncio.gather(*(self._connect(st) for st in self.nodes.values()))
-            await asyncio.gather(*(self._configure(st) for st in self.nodes.values()))
-            await asyncio.gather(*(self._warm_sync(st) for st in self.nodes.values()))
-            self.running = True
-            self.t_start = self.clock_us()
-            self._start_sinks()
-            self.log.event(self.t_start, "start_sent")
-            self.sinks.event(self.t_start, "start_sent", {})
-            for st in self.nodes.values():
-                tasks.append(asyncio.create_task(self._start_node(st, tasks)))
-            tasks.append(asyncio.create_task(self._flush_loop()))
-            tasks.append(asyncio.create_task(self._progress_loop()))
-            status = await self._wait_end(stop_event)
-            await self._stop_nodes()
-            await self._drain(stop_event)
+            try:
+                await self._unless_stopped(self._setup(), stop_event)
+            except StoppedBeforeStart:
+                self.user_stop = True
+                self.end_reason = "stopped by the user before recording started (%s)" % self.phase
+                status = "stopped"
+            else:
+                self._start_recording()
+                status = await self._wait_end(stop_event)
+                await self._stop_nodes()
+                await self._drain()
         except asyncio.CancelledError:
             status = "stopped"
             self.end_reason = "cancelled"
@@ -423,30 +417,68 @@ class Recorder:
             self.end_reason = str(exc)
             raise UserError(str(exc))
         finally:
-            self.running = False
-            for t in tasks:
-                t.cancel()
-            for st in self.nodes.values():
-                if st.reconnect_task is not None:
-                    st.reconnect_task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            await asyncio.gather(*(st.link.disconnect() for st in self.nodes.values() if st.link is not None), return_exceptions=True)
-            self._event("session_end", status=status, reason=self.end_reason or status)
-            self.log.close()
-            self.sinks.close()
-            if self.t_start is None:
-                # Failed before any node was started (no node found, refused config):
-                # nothing was recorded, so leave no session behind to block this --out.
-                # (No return here: the exception that got us here must propagate.)
-                self._remove_empty_session()
-                man = None
-            else:
-                try:
-                    man = self._write_manifest()
-                except Exception as exc:  # never mask the session's own outcome; raw.log has everything
-                    man = {"status": "unsummarised", "nodes": [],
-                           "end_reason": "could not write session.json: %r; run `myostride record --rebuild %s`" % (exc, self.out)}
+            man = await self._close(status)
         return man
+
+    async def _all(self, coros):
+        """Run coros together; the first failure cancels the rest and is raised as itself."""
+        try:
+            async with asyncio.TaskGroup() as tg:
+                for c in coros:
+                    tg.create_task(c)
+        except BaseExceptionGroup as eg:
+            raise _first_leaf(eg) from None
+
+    async def _setup(self):
+        self._set_phase("scanning")
+        found = await self._find(self.nodes, self.scan_s)
+        missing = sorted(set(self.nodes) - set(found))
+        if missing:
+            raise UserError("node(s) %s not found in %.0f s of scanning (found: %s); check they are on and in range, or fix --map"
+                            % (", ".join(map(str, missing)), self.scan_s, ", ".join(map(str, sorted(found))) or "none"))
+        for nid, st in self.nodes.items():
+            st.found = found[nid]
+        self._set_phase("connecting")
+        await self._all(self._connect(st) for st in self.nodes.values())
+        self._set_phase("configuring")
+        await self._all(self._configure(st) for st in self.nodes.values())
+        self._set_phase("syncing")
+        await self._all(self._warm_sync(st) for st in self.nodes.values())
+
+    async def _unless_stopped(self, coro, stop_event):
+        """Await coro unless stop_event is set first: then cancel it (bounded) and raise StoppedBeforeStart."""
+        task = self.owner.spawn(coro, name="setup")
+        stopper = asyncio.ensure_future(stop_event.wait())
+        try:
+            done, _ = await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            task.cancel()
+            raise
+        finally:
+            stopper.cancel()
+        if task in done:
+            return task.result()
+        task.cancel()
+        await asyncio.wait({task}, timeout=SETUP_CANCEL_BOUND_S)
+        raise StoppedBeforeStart()
+
+    def _start_recording(self):
+        self.running = True
+        self.t_start = self.clock_us()
+        self._set_phase("recording")
+        self._start_sinks()
+        self.log.event(self.t_start, "start_sent")
+        self.sinks.event(self.t_start, "start_sent", {})
+        for st in self.nodes.values():
+            self.owner.spawn(self._start_node(st), name="start-%d" % st.node_id)
+            self.owner.spawn(self._sync_loop(st), name="sync-%d" % st.node_id)
+            self.owner.spawn(self._resend_loop(st), name="resend-loop-%d" % st.node_id)
+        self.owner.spawn(self._progress_loop(), name="progress")
+
+    def _set_phase(self, phase):
+        """Where the recording is (live_snapshot()["phase"]); logged, so raw.log tells where a stop came."""
+        self.phase = phase
+        self._event("phase", phase=phase)
 
     def _start_sinks(self):
         if not self.sinks:
@@ -459,11 +491,8 @@ class Recorder:
             "nodes": [{"node_id": m.node_id, "label": m.label, "side": m.side, "muscle": m.muscle} for m in self.maps],
         })
 
-    async def _start_node(self, st, tasks):
-        """START one node, then run its sync and resend loops; a node that does not
-        answer is retried in the background instead of failing the session."""
-        tasks.append(asyncio.create_task(self._sync_loop(st)))
-        tasks.append(asyncio.create_task(self._resend_loop(st)))
+    async def _start_node(self, st):
+        """START one node; a node that does not answer is retried in the background instead of failing the session."""
         while self.running and not self.stopping:
             try:
                 _t1, reply = await self._command(st, codec.C_START, tries=5)
@@ -471,8 +500,11 @@ class Recorder:
                 self._event("start_retry", node_id=st.node_id, error=str(exc))
                 await asyncio.sleep(0.5)
                 continue
+            if self.stopping:
+                return  # STOP went out meanwhile: the STOP ack tells where the stream ended
             if reply.get("status") != codec.ACK_OK:
-                raise UserError("node %d refused to start (%s: %s)" % (st.node_id, codec.ACK_NAMES.get(reply.get("status")), reply.get("message", "")))
+                self.fatal = UserError("node %d refused to start (%s: %s)" % (st.node_id, codec.ACK_NAMES.get(reply.get("status")), reply.get("message", "")))
+                return
             st.started = True
             first = reply.get("value")
             fresh = not reply.get("message")  # "already streaming": an earlier START got through, its ack did not
@@ -480,8 +512,143 @@ class Recorder:
                 # START's ack value is the seq of the first frame the node streams
                 st.tracker.expect_from(first, self.clock_us() / 1e6)
             self._event("started", node_id=st.node_id, ack_status=reply.get("status"), ack_value=first,
-                           first_seq=first if fresh else None)
+                        first_seq=first if fresh else None)
             return
+
+    async def _warm_sync(self, st):
+        for _ in range(8):
+            await self._sync_once(st)
+
+    async def _wait_end(self, stop_event):
+        """'complete' when the requested seconds have passed, 'stopped' on stop_event; UserError on a fatal fault."""
+        while not stop_event.is_set():
+            if self.log.error is not None:
+                raise UserError(self._log_error_text())
+            if self.fatal is not None:
+                raise self.fatal
+            if self.seconds is not None and self.clock_us() - self.t_start >= self.seconds * 1e6:
+                self.end_reason = "requested duration reached"
+                return "complete"
+            await asyncio.sleep(0.05)
+        self.user_stop = True
+        self.end_reason = "stopped by the user"
+        return "stopped"
+
+    def _log_error_text(self):
+        e = self.log.error
+        return ("cannot write %s (%s): recording stopped, everything written before is kept; "
+                "free disk space and record again" % (self.log.path, getattr(e, "strerror", None) or e))
+
+    def _user_stopped(self):
+        """The user asked to stop (now or earlier): the end is kept short from here on."""
+        return self.user_stop or self.stop_event.is_set()
+
+    async def _stop_nodes(self):
+        """STOP to every connected node, all at once; a node not done within the bound is logged and left.
+
+        The bound is STOP_BOUND_S, or STOP_USER_BOUND_S once the user has asked to stop."""
+        self.stopping = True
+        self.stop_sent = True
+        self._set_phase("stopping")
+        t_stop = self.clock_us()
+        self.log.event(t_stop, "stop_sent")
+        self.sinks.event(t_stop, "stop_sent", {})
+        tasks = {}
+        for st in self.nodes.values():
+            if st.link is None or not st.link.connected:
+                if st.link is not None or self.t_start is not None:
+                    self._event("stop_not_sent", node_id=st.node_id, reason="not connected")
+                continue
+            t = self.owner.spawn(self._stop_one(st), name="stop-%d" % st.node_id)
+            if t is not None:
+                tasks[t] = st
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        pending = set(tasks)
+        while pending:
+            left = (STOP_USER_BOUND_S if self._user_stopped() else STOP_BOUND_S) - (loop.time() - t0)
+            if left <= 0:
+                break
+            _done, pending = await asyncio.wait(pending, timeout=min(left, 0.1))
+        for t in pending:
+            t.cancel()
+            self._event("stop_unanswered", node_id=tasks[t].node_id)
+
+    async def _stop_one(self, st):
+        st.hold = True
+        try:
+            _t1, reply = await self._command(st, codec.C_STOP, tries=3)
+        except CommandFailed as exc:
+            self._event("stop_unanswered", node_id=st.node_id, error=str(exc))
+            return
+        finally:
+            st.hold = False
+        # the firmware's STOP ack carries its next data seq: frames below it were sent
+        v = reply.get("value", 0)
+        tr = st.tracker
+        plausible = reply.get("status") == codec.ACK_OK and tr.next_seq is not None and tr.next_seq <= v <= tr.next_seq + 100000
+        self._event("stopped", node_id=st.node_id, ack_status=reply.get("status"), ack_value=v,
+                    next_seq=v if plausible else None)
+        if plausible:
+            tr.expect_until(v, self.clock_us() / 1e6)
+
+    def _drain_limit_s(self):
+        return min(self.drain_s, USER_DRAIN_S) if self._user_stopped() else self.drain_s
+
+    async def _drain(self):
+        """After STOP: keep asking for missing frames until none are pending (or the drain time)."""
+        self._set_phase("draining")
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        now_s = self.clock_us() / 1e6
+        for st in self.nodes.values():
+            st.tracker.rush(now_s)  # the live stream has stopped: ask for everything now
+        while loop.time() - t0 < self._drain_limit_s():  # drain_s is re-read: a second Ctrl-C sets it to 0
+            if self.log.error is not None or all(st.tracker.pending() == 0 for st in self.nodes.values()):
+                return
+            await asyncio.sleep(0.1)
+
+    async def _close(self, status):
+        """Tell nodes to stop (if not yet), end every task, disconnect, write session_end: all bounded.
+
+        A cancellation arriving meanwhile is held until session_end is written, then re-raised."""
+        cancelled = False
+        try:
+            if not self.stop_sent and any(st.link is not None and st.link.connected for st in self.nodes.values()):
+                self.user_stop = True  # an error or a cancellation: keep the end short
+                await self._stop_nodes()
+        except asyncio.CancelledError:
+            cancelled = True
+        self.running = False
+        try:
+            stuck = await self.owner.close(CLOSE_BOUND_S)
+            if stuck:
+                self.log.event(self.clock_us(), "tasks_abandoned", tasks=stuck)
+            links = [st.link for st in self.nodes.values() if st.link is not None]
+            if links:
+                ok, _ = await bounded(asyncio.gather(*(lk.disconnect() for lk in links), return_exceptions=True), CLOSE_BOUND_S)
+                if not ok:
+                    self.log.event(self.clock_us(), "disconnect_unfinished")
+        except asyncio.CancelledError:
+            cancelled = True
+        self._event("session_end", status=status, reason=self.end_reason or status)
+        self.phase = "closed"
+        self.log.close()
+        self.sinks.close()
+        man = None
+        if self.t_start is None and not self.user_stop:
+            # Failed before any node was started (no node found, refused config): nothing was
+            # recorded, so leave no session behind to block this --out.
+            self._remove_empty_session()
+        else:
+            try:
+                man = self._write_manifest()
+            except Exception as exc:  # never mask the session's own outcome; raw.log has everything
+                man = {"status": "unsummarised", "nodes": [],
+                       "end_reason": "could not write session.json: %r; run `myostride record --rebuild %s`" % (exc, self.out)}
+        if cancelled:
+            raise asyncio.CancelledError()
+        return man
 
     def _remove_empty_session(self):
         for name in (rawlog.LOG_NAME, manifest_mod.MANIFEST_NAME):
@@ -495,66 +662,19 @@ class Recorder:
             except OSError:
                 pass  # something else is in there: leave the folder
 
-    async def _warm_sync(self, st):
-        for _ in range(8):
-            await self._sync_once(st)
 
-    async def _wait_end(self, stop_event):
-        while True:
-            if stop_event.is_set():
-                self.end_reason = "stopped by the user"
-                return "stopped"
-            if self.seconds is not None and self.clock_us() - self.t_start >= self.seconds * 1e6:
-                self.end_reason = "requested duration reached"
-                return "complete"
-            try:
-                await asyncio.wait_for(stop_event.wait(), 0.05)
-            except asyncio.TimeoutError:
-                pass
-
-    async def _stop_nodes(self):
-        self.stopping = True
-        t_stop = self.clock_us()
-        self.log.event(t_stop, "stop_sent")
-        self.sinks.event(t_stop, "stop_sent", {})
-
-        async def stop_one(st):
-            if st.link is None or not st.link.connected:
-                return
-            st.hold = True
-            try:
-                _t1, reply = await self._command(st, codec.C_STOP)
-            except CommandFailed:
-                return
-            finally:
-                st.hold = False
-            # the firmware's STOP ack carries its next data seq: frames below it were sent
-            v = reply.get("value", 0)
-            tr = st.tracker
-            plausible = reply.get("status") == codec.ACK_OK and tr.next_seq is not None and tr.next_seq <= v <= tr.next_seq + 100000
-            self._event("stopped", node_id=st.node_id, ack_status=reply.get("status"), ack_value=v,
-                           next_seq=v if plausible else None)
-            if plausible:
-                tr.expect_until(v, self.clock_us() / 1e6)
-
-        async def bounded(st):
-            try:
-                await asyncio.wait_for(stop_one(st), STOP_TIMEOUT_S)
-            except asyncio.TimeoutError:
-                self._event("stop_unanswered", node_id=st.node_id)
-
-        await asyncio.gather(*(bounded(st) for st in self.nodes.values()))
-
-    async def _drain(self, stop_event):
-        """After STOP: keep asking for missing frames until none are pending (or drain_s)."""
-        deadline = asyncio.get_running_loop().time() + self.drain_s
-        now_s = self.clock_us() / 1e6
-        for st in self.nodes.values():
-            st.tracker.rush(now_s)  # the live stream has stopped: ask for everything now
-        while asyncio.get_running_loop().time() < deadline:
-            if all(st.tracker.pending() == 0 for st in self.nodes.values()):
-                return
-            await asyncio.sleep(0.1)
+def _first_leaf(eg):
+    """The first real exception in a (nested) exception group; cancellations last."""
+    leaves = []
+    stack = [eg]
+    while stack:
+        e = stack.pop(0)
+        if isinstance(e, BaseExceptionGroup):
+            stack[0:0] = list(e.exceptions)
+        else:
+            leaves.append(e)
+    real = [e for e in leaves if not isinstance(e, asyncio.CancelledError)]
+    return (real or leaves)[0]
 
 
 async def record_session(out_dir, mapping, seconds, backend=None, config=None, progress=None, world=None, stop_event=None, **kw):

@@ -13,6 +13,7 @@ import numpy as np
 
 from myowire import codec
 
+from . import syncquality
 from .sync import ClockFit, fit_clock
 
 try:
@@ -208,6 +209,10 @@ def node_clock(nodelog, emg=None):
             fit.stats["wrap_fixed_exchanges"] = fixed
             fit.stats["inconsistent_exchanges_dropped"] = dropped
             fit.stats["source"] = "sync"
+            span = None
+            if emg is not None and len(emg.k):
+                span = (float(emg.k[0]) * 1e6 / emg.fs_hz, float(emg.k[-1]) * 1e6 / emg.fs_hz)
+            syncquality.assess(rows, fit, nodelog.arrivals or None, segs, span)  # uncertainty_us, unsure (docs/recording.md)
             return fit
         except ValueError:
             pass
@@ -223,5 +228,7 @@ def node_clock(nodelog, emg=None):
     if not pairs:
         return None
     off = min(p[1] for p in pairs)
-    fit = ClockFit([int(pairs[0][0])], [off], {"source": "arrival_fallback", "exchanges": 0})
+    fit = ClockFit([int(pairs[0][0])], [off], {
+        "source": "arrival_fallback", "exchanges": 0, "uncertainty_us": None, "unsure": True,
+        "unsure_reasons": ["no usable time-sync exchange: clock from frame arrival times (off by up to a connection interval)"]})
     return fit

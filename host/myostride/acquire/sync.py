@@ -30,6 +30,7 @@ remains in the absolute time, not in the alignment between nodes.
 """
 
 import numpy as np
+from scipy.stats import theilslopes
 
 EXCHANGE_FIELDS = ("t1_us", "t2_us", "t3_us", "t4_us")
 
@@ -138,7 +139,7 @@ class ClockFit:
         return cls(d["knots_node_us"], d["offset_us"], d.get("stats"))
 
 
-def fit_clock(exchanges, knot_step_s=1.0, window_s=6.0, bin_s=2.0, keep_per_bin=3, reject_k=4.0, min_scale_us=10.0, prior_skew_ppm=200.0,
+def fit_clock(exchanges, knot_step_s=1.0, window_s=15.0, bin_s=2.0, keep_per_bin=3, reject_k=4.0, min_scale_us=10.0, prior_skew_ppm=200.0,
               method="auto", arrivals_us=None, segments_us=None):
     """Fit a ClockFit from exchanges (rows t1, t2, t3, t4).
 
@@ -182,6 +183,16 @@ def fit_clock(exchanges, knot_step_s=1.0, window_s=6.0, bin_s=2.0, keep_per_bin=
         rtt = round_trip_us(sel)
     order = np.argsort(node_mid)
     node_mid, r, rtt = node_mid[order], r[order], rtt[order]
+    if used_method == "lattice" and len(r) >= 5:
+        # Gross outliers (a node starved for milliseconds before it stamped t2; few
+        # exchanges near the end of a loaded run) would seed the first least-squares
+        # lines below with a tilt that MAD rejection then keeps: drop them against a
+        # running median first (it follows drift wander, and is not moved by them).
+        dev = r - _running_median(node_mid / 1e6, r, 5.0)
+        mad = 1.4826 * float(np.median(np.abs(dev)))
+        sane = np.abs(dev) <= max(5.0 * mad, 200.0)
+        if sane.sum() >= 2:
+            node_mid, r, rtt, sel = node_mid[sane], r[sane], rtt[sane], sel[order][sane]
     base = node_mid[0]
     x = (node_mid - base) / 1e6  # seconds since first exchange (node clock)
     if len(sel) == 1:
@@ -214,6 +225,10 @@ def fit_clock(exchanges, knot_step_s=1.0, window_s=6.0, bin_s=2.0, keep_per_bin=
         "method": used_method,
     }
     if used_method == "lattice":
+        segs = [g for g in lat["segments"] if g.get("edge_scatter_us") is not None]
+        if segs:
+            stats["lattice_edge_scatter_us"] = round(max(g["edge_scatter_us"] for g in segs), 1)
+            stats["lattice_groups_used"] = int(sum(g["groups_used"] for g in segs))
         stats["intervals_ms"] = sorted({round(float(v) / 1000.0, 3) for v in lat["interval_us"] if v > 0})
     knots_us = base + np.round(knots * 1e6).astype(np.int64)
     return ClockFit(knots_us, a, stats)
@@ -274,27 +289,38 @@ def estimate_lattice(arrival_us, grid_us=1250, n_min=6, n_max=80, min_deliveries
     ph = 2 * np.pi * (tf[None, :] % periods[:, None]) / periods[:, None]
     coh = np.abs(np.exp(1j * ph).mean(axis=1))
     best = coh.max()
+    # 0.7: a busy host's latency tail lowers a true lattice's coherence (0.6 seen
+    # at a 7.5 ms interval, load average 24: the midpoint fallback then, flagged
+    # unsure), but at 0.64 a 50 ms lattice showed more coherence at 25 ms than at
+    # 50 and a wrong lattice is worse than the midpoint (4-29 ms off vs 14 ms).
     if best < 0.7:
         return None
     good = np.nonzero(coh >= 0.9 * best)[0]
     k = good[-1]
     period = periods[k]
-    # Edge of the arrival scatter: arrivals pile up just after each event
-    # (latency + a one-sided jitter), so take the densest phase and look for the
-    # low tail just below it, wrapping a quarter period early (a long jitter
-    # tail must not wrap round and pass for an early arrival).
-    nb = max(16, int(period // 50))
+    return float(period), float(base + _density_edge(tf, period))
+
+
+def _density_edge(tf, period, bin_us=50.0, rise=0.1):
+    """Phase (mod period) where the arrivals' density rises: the edge of their pile.
+
+    Arrivals pile up just after each event (latency plus a one-sided jitter);
+    a late arrival (busy host) can land anywhere in the period, alone. So the
+    edge is where the smoothed phase histogram, walked down from its peak,
+    falls below `rise` of the peak: a percentile of all arrivals would be
+    dragged early by the 1-3 % of them a busy host delays by most of a period.
+    """
+    nb = max(16, int(period // bin_us))
     hist, edges = np.histogram(tf % period, bins=nb, range=(0.0, period))
     smooth = hist + np.roll(hist, 1) + np.roll(hist, -1)
-    mode = edges[int(np.argmax(smooth))]
-    d = _wrap(tf - mode, period)
-    edge = mode + np.percentile(d, 1.0)
-    return float(period), float(base + edge)
-
-
-def _wrap(d, period):
-    """Phase differences into [-period/4, 3 period/4)."""
-    return ((d + period / 4) % period) - period / 4
+    k = int(np.argmax(smooth))
+    thr = rise * smooth[k]
+    j = k
+    for _ in range(nb - 1):
+        if smooth[(j - 1) % nb] < thr:
+            break
+        j -= 1
+    return float(edges[j % nb])
 
 
 def lattice_offsets(ex, arrivals_us, segments_us=None, coarse_s=2.0, tol_us=500.0, bin_s=2.0):
@@ -303,12 +329,13 @@ def lattice_offsets(ex, arrivals_us, segments_us=None, coarse_s=2.0, tol_us=500.
     ex: (n, 4) exchanges; arrivals_us: host receive times of the node's
     notifications; segments_us: [(start, end)] host-time spans of single
     connections (the lattice changes at a reconnect). Per connection the
-    period comes from estimate_lattice and the phase is a line fitted through
-    the earliest arrival of each bin_s bin (arrivals are never early, and a
-    line absorbs a slow rate difference between the radio's clock and the
-    host's). The event that delivered exchange i's write is the lattice point
-    nearest to t2_i mapped with a coarse offset (upper envelope of t1 - t2
-    over +/- coarse_s: t2 + offset >= t1 always). An offset that breaks
+    period comes from estimate_lattice and the phase is a robust line through
+    the earliest arrival of each group of events (_segment_lattice: arrivals
+    are never early, and a line absorbs a slow rate difference between the
+    radio's clock and the host's). The event that delivered exchange i's write is the lattice point
+    nearest to t2_i mapped with a coarse offset (midway between the upper
+    envelope of t1 - t2 and the lower envelope of t4 - t3 over +/- coarse_s:
+    t1 <= t2 + offset and t3 + offset <= t4 always). An offset that breaks
     causality (t1 - t2 <= offset <= t4 - t3, within tol_us) means the lattice
     does not explain that exchange: it is dropped.
     """
@@ -324,8 +351,10 @@ def lattice_offsets(ex, arrivals_us, segments_us=None, coarse_s=2.0, tol_us=500.
     t1 = ex[:, 0]
     t2 = ex[:, 1]
     up = (t1 - t2).astype(np.float64)  # lower bound of the offset per exchange
+    down = (ex[:, 3] - ex[:, 2]).astype(np.float64)  # upper bound of the offset per exchange
     half = coarse_s * 1e6
     last_t = int(max(arr[-1], t1.max())) + 1
+    seg_info = []
     for seg_a, seg_b in segments_us:
         seg_b = min(int(seg_b), last_t)
         idx = np.nonzero((t1 >= seg_a) & (t1 < seg_b))[0]
@@ -335,57 +364,187 @@ def lattice_offsets(ex, arrivals_us, segments_us=None, coarse_s=2.0, tol_us=500.
         phase_fn = _segment_lattice(seg_arr, bin_s)
         if phase_fn is None:
             continue
-        period, phase_at = phase_fn
-        for i in idx:
-            near = idx[np.abs(t1[idx] - t1[i]) <= half]
-            target = t2[i] + up[near].max()
-            ph = phase_at(target)
-            m = np.round((target - ph) / period)
-            o = ph + m * period - t2[i]
-            # causality: the write reached the node after t1, the reply left before t4
-            if up[i] - tol_us <= o <= (ex[i, 3] - ex[i, 2]) + tol_us:
-                out[i] = o
-                intervals[i] = period
-    return {"offset_us": out, "interval_us": intervals}
+        period, phase_at, info = phase_fn
+        seg_info.append(info)
+        idx = idx[np.argsort(t1[idx], kind="stable")]
+        ts = t1[idx]
+        lo = np.searchsorted(ts, ts - half, "left")
+        hi = np.searchsorted(ts, ts + half, "right")
+        up_s = up[idx]
+        down_s = down[idx]
+        # The offset lies between the neighbours' tightest bounds: above every
+        # t1 - t2, below every t4 - t3. The lower bound alone is off by up to a
+        # whole interval when every ping leaves just after an event (the warm-up
+        # pings follow the previous reply), which dated writes one event early.
+        up_max = np.array([up_s[a:b].max() for a, b in zip(lo, hi)])
+        down_min = np.array([down_s[a:b].min() for a, b in zip(lo, hi)])
+        target = t2[idx] + (up_max + down_min) / 2.0
+        ph = phase_at(target)
+        m = np.round((target - ph) / period)
+        o = ph + m * period - t2[idx]
+        # causality: the write reached the node after t1, the reply left before t4
+        good = (up_s - tol_us <= o) & (o <= down_s + tol_us)
+        out[idx[good]] = o[good]
+        intervals[idx[good]] = period
+    return {"offset_us": out, "interval_us": intervals, "segments": seg_info}
 
 
-def _segment_lattice(arr, bin_s):
-    """(period_us, phase_at(t_us)) for one connection's arrivals, or None."""
-    lat = estimate_lattice(arr)
-    if lat is None:
-        return None
-    period, phase0 = lat
-    t = np.unique(arr).astype(np.float64)
-    d = _wrap(t - phase0, period)  # arrival minus its lattice point
-    bins = ((t - t[0]) // (bin_s * 1e6)).astype(np.int64)
+def _segment_lattice(arr, bin_s, group_events=32, chunk_s=10.0):
+    """(period_us, phase_at(t_us), info) for one connection's arrivals, or None.
+
+    The phase is a line through the earliest arrival of each group of
+    connection events (the latency is never negative, so the earliest arrival
+    is the closest to its event). What it must not be fooled by:
+    * a late arrival (busy host) that wraps round onto the previous event and
+      looks *early*: a least-squares line through groups holding one tilted
+      (seen: 25 us/s, a node off by up to 1.5 ms at the ends of a 30 s run).
+      So the slope first comes from a Theil-Sen line through each group's
+      10th percentile, a group's edge is its earliest arrival not implausibly
+      far below that line, and the edges' line starts from Theil-Sen and
+      drops edges off it by more than 3 robust standard deviations;
+    * groups of unequal size: the earliest of n latencies lies above the edge
+      by ~ 1 / (n * density at the edge), so groups of a fixed number of
+      events (not of a fixed time) give every node the same small lateness,
+      whatever its interval or data rate, and it cancels between nodes;
+    * a pause (the warm-up exchanges come seconds before streaming): a group
+      never spans one, and a short group (cut by a pause or the end) is dropped;
+    * the radio's clock running at a different rate from the host's (tens of
+      ppm: whole intervals over a long trial): the coarse phase is found per
+      chunk_s chunk and unwrapped, and arrivals are measured from it.
+    info: groups, groups_used, edge_scatter_us (robust spread of the kept
+    edges about the line: how sharply the arrivals show the events).
+    """
+    t = np.unique(np.asarray(arr, dtype=np.int64)).astype(np.float64)
+    # The interval per chunk (over a whole long trial a radio-vs-host rate
+    # difference smears the phases), the most frequent one wins.
+    chunk = ((t - t[0]) // (chunk_s * 1e6)).astype(np.int64)
+    found = []
+    tried = 0
+    for c in np.unique(chunk):
+        tc = t[chunk == c]
+        if len(tc) < 40:  # a handful of arrivals can line up on some period by chance
+            continue
+        tried += 1
+        lat = estimate_lattice(tc)
+        if lat is not None:
+            found.append(lat)
+    pers, counts = (np.unique([f[0] for f in found], return_counts=True) if found else (np.zeros(0), np.zeros(0)))
+    if not len(counts) or counts.max() <= 0.5 * tried:
+        # A short or sparse connection, or chunks that disagree: all its arrivals at once.
+        lat = estimate_lattice(t)
+        if lat is None:
+            return None
+        found = [lat]
+        period = lat[0]
+    else:
+        period = float(pers[np.argmax(counts)])
+    phase0 = next(f[1] for f in found if f[0] == period)
+    coarse = _coarse_phase(t, period, chunk_s)
+    # Which event each arrival belongs to: the one at most period/8 after it
+    # by the coarse phase, else the one before. The fine phase below is then
+    # measured on one straight reference (phase0 + ev * period), so the coarse
+    # phase's chunk-to-chunk noise does not reach it.
+    ct = coarse(t)
+    dw = ((t - ct + period / 8) % period) - period / 8
+    # Event index counted from the coarse phase (continuous: it is unwrapped), so
+    # d stays continuous when the lattice slides by half an interval or more.
+    ev = np.round((t - dw - ct) / period).astype(np.int64)
+    d = t - (phase0 + ev * period)  # arrival minus its event on the reference
+    # One latency per connection event: its first arrival (the notifications of
+    # one event reach the host together; the later ones carry the host's
+    # processing of the earlier ones, not the event's latency).
+    order = np.lexsort((d, ev))
+    first = order[np.r_[True, ev[order][1:] != ev[order][:-1]]]
+    t = t[first]
+    d = d[first]
+    cut = np.nonzero(np.diff(t) > bin_s * 1e6)[0] + 1
+    groups = []
+    for run in np.split(np.arange(len(t)), cut):
+        for k in range(0, len(run), group_events):
+            g = run[k:k + group_events]
+            if len(g) >= group_events * 3 // 4:
+                groups.append(g)
+    info = {"groups": len(groups), "groups_used": 0, "edge_scatter_us": None}
+    if len(groups) < 3:
+        return period, (lambda t_us, c=coarse: c(np.asarray(t_us, dtype=np.float64))), info
+    x0 = t[groups[0][0]]
+    xq = np.array([(np.median(t[g]) - x0) / 1e6 for g in groups])
+    q10 = np.array([np.percentile(d[g], 10.0) for g in groups])
+    slope_q, icpt_q, _lo, _hi = theilslopes(q10, xq)
+    # How far below its 10th percentile an event's latency can honestly be: a few
+    # times the spread between the 10th and 25th percentiles (both robust to the
+    # wrapped arrivals, 5-6 % of all at load average 50; a low percentile of the
+    # latencies themselves is not). For an exponential jitter the edge lies
+    # 0.58 (q25 - q10) below q10.
+    q25 = np.array([np.percentile(d[g], 25.0) for g in groups])
+    guard = max(1.5 * float(np.median(q25 - q10)) + 50.0, 100.0)
     xs = []
     ys = []
-    for b in np.unique(bins):
-        m = bins == b
-        if m.sum() >= 5:
-            j = np.argmin(d[m])
-            xs.append(t[m][j])
-            ys.append(d[m][j])
-    if len(xs) < 3:
-        return period, (lambda _t, p=phase0: p)
+    for g in groups:
+        f = d[g] - (icpt_q + slope_q * (t[g] - x0) / 1e6)
+        ok = f >= -guard
+        if not np.any(ok):
+            continue
+        j = g[ok][np.argmin(d[g][ok])]
+        xs.append((t[j] - x0) / 1e6)
+        ys.append(d[j])
     xs = np.asarray(xs)
     ys = np.asarray(ys)
-    x0 = xs[0]
+    if len(xs) < 3:
+        return period, (lambda t_us, c=coarse: c(np.asarray(t_us, dtype=np.float64))), info
+    b, a, _lo, _hi = theilslopes(ys, xs)
     keep = np.ones(len(xs), dtype=bool)
     for _ in range(2):
-        b, a = np.polyfit((xs[keep] - x0) / 1e6, ys[keep], 1)
-        res = ys - (a + b * (xs - x0) / 1e6)
-        scale = max(1.4826 * np.median(np.abs(res[keep])), 20.0)
-        # a late minimum (busy host) is not the edge, and an arrival far before
-        # every other bin's edge (one stray early notification) is not either
-        nxt = np.abs(res) <= 3 * scale
-        if nxt.sum() < 3:  # too few bins to tell outliers from the edge: keep the fit
+        res = ys - (a + b * xs)
+        scale = max(1.4826 * np.median(np.abs(res[keep])), 5.0)
+        nxt = np.abs(res) <= 3.0 * max(scale, 20.0)
+        if nxt.sum() < 3:  # too few groups to tell outliers from the edge: keep the fit
             break
         keep = nxt
+        b, a = np.polyfit(xs[keep], ys[keep], 1)
+    res = ys[keep] - (a + b * xs[keep])
+    info["groups_used"] = int(keep.sum())
+    info["edge_scatter_us"] = float(1.4826 * np.median(np.abs(res - np.median(res))))
+
     def phase_at(t_us, a=a, b=b, x0=x0, p0=phase0):
         return p0 + a + b * (t_us - x0) / 1e6
 
-    return period, phase_at
+    return period, phase_at, info
+
+
+def _coarse_phase(t, period, chunk_s):
+    """Density edge of the arrivals per chunk_s chunk, unwrapped: a function of host time.
+
+    Piecewise linear between chunk centres (constant beyond), so a lattice that
+    slides against the host clock by whole intervals over a long trial is
+    followed; within one chunk the slide is at most a few hundred us."""
+    base = t[0]
+    chunk = ((t - base) // (chunk_s * 1e6)).astype(np.int64)
+    xs = []
+    ps = []
+    for c in np.unique(chunk):
+        m = chunk == c
+        if m.sum() < 20 and len(xs):
+            continue
+        e = _density_edge(t[m] - base, period)
+        if ps:  # unwrap: the nearest copy of the edge to the previous chunk's
+            e = ps[-1] + (((e - ps[-1]) + period / 2) % period) - period / 2
+        xs.append(float(np.median(t[m])))
+        ps.append(e)
+    xs = np.asarray(xs)
+    ps = np.asarray(ps)
+
+    def coarse(t_us):
+        return base + np.interp(t_us, xs, ps)
+
+    return coarse
+
+
+def _running_median(x, y, half):
+    """Median of y over x +/- half at every point (x ascending)."""
+    lo = np.searchsorted(x, x - half, "left")
+    hi = np.searchsorted(x, x + half, "right")
+    return np.array([np.median(y[a:b]) for a, b in zip(lo, hi)])
 
 
 def _local_weights(knots, x, sigma):

@@ -20,6 +20,10 @@ WORLD_MARGIN_S = 25.0
 OUTPUTS = ("summary.json", "report.html", "report.pdf", "analysis.json", "session", "sim")
 
 
+class DemoStopped(Exception):
+    """Ctrl-C / SIGTERM during the demo's recording: the session is closed, the world stopped."""
+
+
 def add_parser(subparsers):
     p = subparsers.add_parser(
         "demo",
@@ -84,6 +88,9 @@ def run(args):
     scenario, world = _simulate(out / "sim", args, console)
     try:
         manifest = _record(out / "session", scenario, world, args, console)
+    except DemoStopped as exc:
+        console.print(str(exc))
+        return 130  # the shell's code for "ended by a signal"; nothing left running
     finally:
         faults_path = _stop_world(world, scenario)
     console.print("  truth of the simulation: %s" % faults_path)
@@ -142,14 +149,19 @@ def _record(session_dir, scenario, world, args, console):
     rec = Recorder(session_dir, mapping, args.seconds, backend=resolve_backend("sim", world=world.world_json),
                    progress=display.update if display else None)
 
+    from .record import stop_on_signals
+
     async def go():
-        if display is None:
-            return await rec.run(None)
-        with display:
-            return await rec.run(None)
+        async with stop_on_signals(rec) as stop:
+            if display is None:
+                return await rec.run(stop)
+            with display:
+                return await rec.run(stop)
 
     manifest = asyncio.run(go())
-    if manifest.get("status") not in ("complete", "stopped"):
+    if manifest.get("status") == "stopped":
+        raise DemoStopped("demo stopped during the recording; the session so far is in %s" % session_dir)
+    if manifest.get("status") != "complete":
         raise UserError("the recording ended as %r; see %s" % (manifest.get("status"), session_dir))
     return manifest
 

@@ -107,25 +107,42 @@ def _read_check(folder):
 
 
 async def _run(rec, display):
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    presses = []
-
-    def on_sigint():
-        presses.append(1)
-        if len(presses) == 1:
-            stop.set()  # clean stop: STOP, fetch missing frames, write session.json
-        else:
-            rec.drain_s = 0.0  # second Ctrl-C: stop fetching, close now
-
-    loop.add_signal_handler(signal.SIGINT, on_sigint)
-    try:
+    async with stop_on_signals(rec) as stop:
         if display is not None:
             with display:
                 return await rec.run(stop)
         return await rec.run(stop)
-    finally:
-        loop.remove_signal_handler(signal.SIGINT)
+
+
+class stop_on_signals:
+    """SIGINT (Ctrl-C) and SIGTERM stop the recording cleanly: STOP, a short fetch of missing
+    frames, a closed session marked "stopped". A second signal skips the fetch. Also for the demo."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self, rec):
+        self.rec = rec
+        self.stop = asyncio.Event()
+        self.count = 0
+
+    def _on_signal(self):
+        self.count += 1
+        if self.count == 1:
+            self.stop.set()  # clean stop: STOP, fetch missing frames, write session.json
+        else:
+            self.rec.drain_s = 0.0  # again: stop fetching, close now
+
+    async def __aenter__(self):
+        loop = asyncio.get_running_loop()
+        for sig in self.SIGNALS:
+            loop.add_signal_handler(sig, self._on_signal)
+        return self.stop
+
+    async def __aexit__(self, *exc):
+        loop = asyncio.get_running_loop()
+        for sig in self.SIGNALS:
+            loop.remove_signal_handler(sig)
+        return False
 
 
 def _print_summary(man):
@@ -139,3 +156,5 @@ def _print_summary(man):
     tail = man.get("raw_log", {}).get("tail_ignored_bytes")
     if tail:
         print("  raw.log: %d bytes at the end were incomplete and ignored (%s)" % (tail, man["raw_log"].get("tail_reason")))
+    for w in man.get("sync_warnings") or []:
+        print("  warning: %s" % w)

@@ -246,7 +246,7 @@ def _run_world(scenario, radio, seconds, speed, out):
     if world_path.resolve() == default_world_path().resolve():
         hint = "myostride scan --backend sim"
     else:
-        hint = "MYOSTRIDE_SIM_WORLD=%s myostride scan --backend sim" % world_path
+        hint = "myostride scan --backend sim --world %s" % world_path
     w = World(scenario.node_jsons, world_path, radio)
     interrupted = False
     g = 0.0
@@ -265,15 +265,13 @@ def _run_world(scenario, radio, seconds, speed, out):
         emg_hz = scenario.truth["settings"]["emg_hz"]
         rate = "" if emg_hz == 2000 else "--emg-hz %d " % emg_hz
         record = "record --backend sim --out SESSION_DIR " + rate + maps
-        print("record with: %s" % hint.replace("scan --backend sim", record))
+        print("record with: %s" % hint.replace("scan --backend sim", record, 1))
         print("running %g s of walking at %gx real time; Ctrl-C stops early" % (seconds, speed), flush=True)
         world = read_world(world_path)
         next_report = 10.0
         warned = set()
-        while True:
-            g = global_time_s(world)
-            if g >= seconds:
-                break
+        g = global_time_s(world)
+        while g < seconds:
             air_up, nodes_up = w.running()
             if not air_up:
                 raise UserError("the virtual air stopped unexpectedly; see %s" % w.air_log)
@@ -288,6 +286,7 @@ def _run_world(scenario, radio, seconds, speed, out):
                 print("  t = %5.1f s simulated" % g, flush=True)
                 next_report += 10.0
             time.sleep(min(0.2, max(0.01, (seconds - g) / speed)))
+            g = global_time_s(world)
     except KeyboardInterrupt:
         interrupted = True
     finally:

@@ -96,8 +96,10 @@ SIMULATED_NOTICE = ("SIMULATED DATA: recorded from the myostride simulator (a mo
 
 def data_source(manifest):
     """Where the signals came from: a simulated world must never pass for a patient recording."""
+    from ..acquire.backends import session_is_simulated
+
     backend = (manifest or {}).get("backend")
-    simulated = backend == "sim"
+    simulated = session_is_simulated(manifest)
     return {"backend": backend, "simulated": simulated, "notice": SIMULATED_NOTICE if simulated else None}
 
 
