@@ -10,9 +10,8 @@ import re
 import numpy as np
 
 from ..errors import UserError
-from .channels import EmgInput, GyroInput, Recording, recognise_label, scale_to_uv
-
-MIN_EMG_HZ = 1000.0
+from . import quality, units as units_mod
+from .channels import EmgInput, GyroInput, Recording, recognise_label
 _FOOT_STRIKE = ("foot strike", "heel strike", "initial contact", "foot contact")
 _FOOT_OFF = ("foot off", "toe off", "final contact")
 
@@ -89,6 +88,7 @@ def load_c3d(path, mapping=None, gyro_labels=None, units=None):
     except Exception as exc:  # ezc3d raises RuntimeError/IOError with C++ text
         raise UserError("cannot read %s as C3D (%s); check that the file is a complete C3D export"
                         % (path, str(exc).splitlines()[0] if str(exc) else type(exc).__name__))
+    check_complete(path, c3d)
     params = c3d["parameters"]
     labels = [str(x) for x in _param(params, "ANALOG", "LABELS", [])]
     analogs = c3d["data"]["analogs"]
@@ -113,7 +113,7 @@ def load_c3d(path, mapping=None, gyro_labels=None, units=None):
     rec.meta = {"analog_rate_hz": rate_hz, "point_rate_hz": point_rate, "first_frame": first_frame,
                 "trial_start_s": start_s, "n_analog": len(labels)}
     mapping = mapping or {}
-    flat = []
+    flat, picked = [], []
     for i, label in enumerate(labels):
         if not (label in mapping or _is_emg_label(label, descriptions[i]) or recognise_label(label)):
             continue
@@ -124,24 +124,79 @@ def load_c3d(path, mapping=None, gyro_labels=None, units=None):
             else:
                 flat.append(label)
                 continue
-        uv, note = scale_to_uv(x, units_override or units[i])
-        if units_override:
-            note += " (from --emg-units)"
-        rec.emg.append(EmgInput(label, rate_hz, t_s, uv, units_note=note))
+        picked.append(i)
     if flat:
         rec.warnings.append("%d EMG channel(s) are flat (all samples equal) and were ignored: %s"
                             % (len(flat), ", ".join(flat)))
-    if not rec.emg:
+    if not picked:
         raise UserError("%s has no EMG channels among its %d analog channels (none labelled EMG, none "
                         "recognised as a muscle); name them with --map LABEL=SIDE:MUSCLE" % (path, len(labels)))
-    if rate_hz < MIN_EMG_HZ:
-        raise UserError("%s samples its analog channels at %g Hz; surface EMG needs at least %g Hz "
-                        "(re-export at the acquisition rate)" % (path, rate_hz, MIN_EMG_HZ))
+    pre = [quality.is_preprocessed(data[i]) for i in picked]
+    decisions = units_mod.decide([data[i] for i in picked], [units[i] for i in picked], rate_hz,
+                                 override=units_override, preprocessed=pre)
+    for i, p, dec in zip(picked, pre, decisions):
+        x = data[i]
+        counts = dec["unit"] == "counts"
+        factor = dec["factor_to_uv"]
+        values = x * factor if factor is not None else np.array(x, dtype=np.float64)
+        rec.emg.append(EmgInput(labels[i], rate_hz, t_s, values, units_note=dec["why"],
+                                unit="uV" if factor is not None else dec["unit"], unit_decision=dec,
+                                preprocessed=p, rail=units_mod.rails(x) if counts else None))
+    _unit_warnings(rec, decisions, pre)
     rec.events = read_events(params)
     rec.gyro = shank_gyros_from_sensors(labels, data, t_s, mapping)
     rec.gyro.update(_gyros(labels, data, t_s, gyro_labels or {}))
     rec.meta["gyro_candidates"] = sorted(set(_gyro_prefix(lab) for lab in labels if "GYRO" in lab.upper()))
     return rec
+
+
+def _unit_warnings(rec, decisions, pre):
+    """One warning per distinct unit decision that was not simply the file's word, and per
+    pre-processed group: the user must know what the amplitudes mean."""
+    seen = set()
+    for dec in decisions:
+        if dec["how"] == "inferred" and dec["why"] not in seen:
+            seen.add(dec["why"])
+            labels = [ch.label for ch in rec.emg if ch.unit_decision is dec or ch.unit_decision["why"] == dec["why"]]
+            rec.warnings.append("EMG units (%s): %s" % (", ".join(labels[:4]) + (", ..." if len(labels) > 4 else ""),
+                                                         dec["why"]))
+    if any(pre):
+        rec.warnings.append("%d EMG channel(s) hold already rectified/smoothed EMG (no negative samples): their "
+                            "envelope is analysed as recorded, without band-pass: %s"
+                            % (sum(pre), ", ".join(ch.label for ch in rec.emg if ch.preprocessed)))
+
+
+def check_complete(path, c3d):
+    """UserError if the file is shorter than its header says (a truncated copy or export).
+
+    ezc3d reads a truncated file without complaint, returning fewer frames: the analysis would
+    then silently cover part of the trial. Expected size: the data section's first block
+    (POINT:DATA_START) plus frames x (points x 4 values + analog samples per frame) x bytes per
+    value (4 when POINT:SCALE < 0, floats; 2 for integers).
+    """
+    h = c3d["header"]
+    params = c3d["parameters"]
+    try:
+        start_block = int(np.ravel(_param(params, "POINT", "DATA_START"))[0])
+        scale = float(np.ravel(_param(params, "POINT", "SCALE", [-1.0]))[0])
+    except (TypeError, IndexError, ValueError):
+        return
+    frames = int(h["points"]["last_frame"]) - int(h["points"]["first_frame"]) + 1
+    frames_param = _param(params, "POINT", "FRAMES")
+    if frames_param is not None and len(np.ravel(frames_param)):
+        frames = max(frames, int(np.ravel(frames_param)[0]) if int(np.ravel(frames_param)[0]) > 0 else frames)
+    n_points = int(h["points"]["size"])
+    point_rate = float(h["points"]["frame_rate"] or 0.0)
+    analog_rate = float(h["analogs"]["frame_rate"] or 0.0)
+    per_frame = int(round(analog_rate / point_rate)) if point_rate > 0 and analog_rate > 0 else 0
+    n_analog = int(h["analogs"]["size"]) * per_frame
+    value_bytes = 4 if scale < 0 else 2
+    expected = (start_block - 1) * 512 + frames * (n_points * 4 + n_analog) * value_bytes
+    actual = os.path.getsize(path)
+    if frames > 0 and start_block > 0 and actual < expected:
+        raise UserError("%s is truncated: %d bytes where its header describes %d frames (%d bytes); the copy or "
+                        "export was cut short, re-export or copy the file again"
+                        % (path, actual, frames, expected))
 
 
 def _gyro_prefix(label):

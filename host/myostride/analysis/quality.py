@@ -35,12 +35,17 @@ def clipped_mask(x, min_run=3):
     return out
 
 
-def clipping_pct(x, min_run=3):
-    """% of samples in runs of >= min_run identical values at the signal's max or min."""
+def clipping_pct(x, min_run=3, rail=None):
+    """% of samples in runs of >= min_run identical values at the signal's max or min; with a
+    known converter rail (counts at +/-2^k), every sample at the rail counts."""
     x = np.asarray(x)
     if len(x) and x.max() == x.min():
         return 100.0
-    return 100.0 * float(np.mean(clipped_mask(x, min_run))) if len(x) else 0.0
+    if not len(x):
+        return 0.0
+    if rail:
+        return 100.0 * float(np.mean((x >= rail - 1) | (x <= -rail)))
+    return 100.0 * float(np.mean(clipped_mask(x, min_run)))
 
 
 def motion_artifact_ratio(x, fs_hz, band_hz=DEFAULT_BAND_HZ):
@@ -82,3 +87,194 @@ def assess(metrics, duration_s, lead_off_s, flat, modulated):
         if 100.0 * lead_off_s / duration_s > LIMITS["lead_off_pct"]:
             reasons.append("electrode lead-off during %.0f %% of the recording" % (100.0 * lead_off_s / duration_s))
     return not reasons, reasons
+
+
+# ---------------------------------------------------------------------------------------------
+# Scale-free channel calls (issue 11): is this channel shown to record a muscle at all?
+#
+# Every feature below is a ratio within the channel (or against its siblings), so the call is
+# the same whatever unit the file's numbers are in. Absolute microvolt limits (LIMITS above)
+# are applied on top only when the unit is known (see units.py).
+
+CALLS = ("usable", "weak", "dead", "clipped", "artefact", "pre-processed")
+TECHNICAL_CALLS = ("weak", "dead", "clipped", "artefact")
+
+# Modulation beyond stationary noise: log(p90/p10) of the channel's linear envelope divided by
+# the same statistic of a phase-randomised copy (same spectrum, no modulation). Noise gives ~1.
+MODULATION_DEAD = 1.5       # below: no on/off modulation beyond what noise of that spectrum shows
+MODULATION_WEAK = 2.5       # below: modulated, but bursts barely stand out of the baseline
+LF_SHARE_ARTEFACT = 0.5     # more power below the EMG band (1-20 Hz) than in it
+MAINS_SHARE_DEAD = 0.2      # a fifth of the in-band power at mains harmonics, with no modulation
+LSB_DEAD = 2.0              # EMG-band RMS within two converter steps: the converter sees nothing
+SIBLING_QUIET = 0.1         # band RMS a tenth of the siblings' median: nothing reached the amplifier
+EMG_MDF_HZ = (30.0, 200.0)  # median frequency of surface EMG (fatigue-free walking: ~50-150 Hz)
+CONTINUOUS_MIN_UV = 20.0    # RMS a continuously active muscle shows above a good electrode's floor
+ABSENT_MAX_UV = 10.0        # RMS of a good electrode over a silent muscle (noise floor, uV)
+ABSENT_MIN_UV = 0.3         # below this a "quiet" channel is more likely disconnected than silent
+PREPROC_NEG_PCT = 0.1       # rectified signals have (almost) no negative samples
+
+
+def is_preprocessed(x):
+    """True for already rectified (and maybe smoothed) EMG: no negative samples, resting near zero
+    and skewed upwards (bursts), unlike raw EMG with a DC offset, which is symmetric."""
+    x = np.asarray(x, dtype=np.float64)
+    if len(x) < 64 or np.ptp(x) == 0:
+        return False
+    if 100.0 * np.mean(x < 0) > PREPROC_NEG_PCT:
+        return False
+    lo, med, hi = np.percentile(x, (0.5, 50, 99.5))
+    return bool(lo <= 0.5 * med and (hi - med) > 1.3 * (med - lo))
+
+
+def _smooth_env(x, fs_hz, rectify):
+    from scipy import signal
+    sos = signal.butter(2, min(6.0, 0.2 * fs_hz), btype="lowpass", fs=fs_hz, output="sos")
+    env = signal.sosfiltfilt(sos, np.abs(x) if rectify else x)
+    edge = int(0.1 * fs_hz)
+    return env[edge:len(env) - edge] if len(env) > 4 * edge else env
+
+
+def _spread(env):
+    p10, p90 = np.percentile(env, (10, 90))
+    if p90 <= 0:
+        return 0.0
+    return float(np.log(p90 / max(p10, p90 * 1e-6)))
+
+
+def modulation_ratio(x, fs_hz, rectify=True, seed=0):
+    """Envelope modulation of x over that of phase-randomised copies of x (1: stationary noise).
+
+    Phase randomisation keeps the spectrum (so bandwidth, mains and filtering are matched) and
+    destroys any on/off pattern: the ratio says how much more the envelope swings than noise
+    of the same colour would. Fixed seed: the same file always gets the same call."""
+    x = np.asarray(x, dtype=np.float64)
+    if len(x) < 64 or np.ptp(x) == 0:
+        return 0.0
+    own = _spread(_smooth_env(x, fs_hz, rectify))
+    rng = np.random.default_rng(seed)
+    spec = np.fft.rfft(x - (x.mean() if rectify else 0.0))
+    nulls = []
+    for _ in range(3):
+        phase = np.exp(1j * rng.uniform(0, 2 * np.pi, len(spec)))
+        phase[0] = 1.0
+        nulls.append(_spread(_smooth_env(np.fft.irfft(np.abs(spec) * phase, n=len(x)), fs_hz, rectify)))
+    null = float(np.mean(nulls))
+    return float(own / null) if null > 0 else float("inf")
+
+
+def spectrum_shape(x, fs_hz, band_hz=DEFAULT_BAND_HZ):
+    """(median frequency in the band, share of 1 Hz..top power below the band) of the raw signal."""
+    x = np.asarray(x, dtype=np.float64)
+    nper = int(min(len(x), 2 ** int(np.log2(max(fs_hz / 2, 128)))))
+    f, p = mean_psd(x, fs_hz, nper)
+    low, high = band_edges_hz(fs_hz, band_hz)
+    inband = (f >= low) & (f <= high)
+    band = p[inband]
+    total = p[(f >= 1.0) & (f <= high)].sum()
+    lf_share = float(p[(f >= 1.0) & (f < low)].sum() / total) if total > 0 else 0.0
+    if band.sum() <= 0:
+        return 0.0, lf_share
+    c = np.cumsum(band)
+    return float(f[inband][np.searchsorted(c, c[-1] / 2)]), lf_share
+
+
+def channel_features(x, fs_hz, preprocessed, band_hz=DEFAULT_BAND_HZ, step=None):
+    """Scale-free features of one channel's raw samples (file units, any unit)."""
+    from .emgproc import bandpass
+    from .units import quant_step
+    x = np.asarray(x, dtype=np.float64)
+    flat = len(x) == 0 or np.ptp(x) == 0
+    feats = {"flat": bool(flat), "preprocessed": bool(preprocessed)}
+    if flat or len(x) < 64:
+        feats.update(modulation_ratio=0.0, median_freq_hz=None, lowfreq_share=0.0, band_rms=0.0, lsb_rms=0.0)
+        return feats
+    step = quant_step(x) if step is None else step
+    if preprocessed:
+        y = x
+        band_rms = float(np.median(x))
+        feats.update(median_freq_hz=None, lowfreq_share=None)
+    else:
+        y = bandpass(x - np.median(x), fs_hz, band_hz)
+        band_rms = float(np.sqrt(np.mean(y ** 2)))
+        mdf, lf = spectrum_shape(x, fs_hz, band_hz)
+        feats.update(median_freq_hz=round(mdf, 1), lowfreq_share=round(lf, 4))
+    if preprocessed:
+        # Already an envelope: its burst-to-baseline ratio (p90/p10 of the smoothed envelope) is
+        # the modulation; stationary rectified noise gives ~1.1-1.4 here too.
+        feats["modulation_ratio"] = round(float(np.exp(_spread(_smooth_env(y, fs_hz, False)))), 3)
+    else:
+        feats["modulation_ratio"] = round(modulation_ratio(y, fs_hz), 3)
+    feats["band_rms"] = band_rms
+    feats["lsb_rms"] = round(band_rms / step, 2) if step > 0 else None
+    return feats
+
+
+def call_channel(feats, clip_pct, mains_share, sibling_ratio, unit_known, rms_uv):
+    """(call, muscle_shown, reasons) for one channel from its scale-free features.
+
+    call: one of CALLS. muscle_shown: the channel is shown to record a muscle, the condition for
+    the whole-cycle claims "absent" and "continuous" (docs/analysis.md s.6). reasons: words.
+    """
+    reasons = []
+    if feats["flat"]:
+        return "dead", False, ["flat line (every sample equal): sensor off or disconnected"]
+    mod = feats["modulation_ratio"]
+    lsb = feats.get("lsb_rms")
+    quiet_sib = sibling_ratio is not None and sibling_ratio < SIBLING_QUIET
+    if clip_pct > LIMITS["clipping_pct"]:
+        return "clipped", False, ["clipped: %.1f %% of samples at the converter's rails (limit %.0f %%): gain too "
+                                  "high or electrode artefacts; amplitude and timing are distorted"
+                                  % (clip_pct, LIMITS["clipping_pct"])]
+    if feats["preprocessed"]:
+        if mod < MODULATION_DEAD:
+            return "dead", False, ["pre-processed (rectified) signal with no modulation beyond stationary noise "
+                                   "(modulation %.2f, noise ~1)" % mod]
+        if mod < MODULATION_WEAK:
+            return "weak", False, ["pre-processed (rectified) signal only weakly modulated (modulation %.2f; "
+                                   "usable from %.1f)" % (mod, MODULATION_WEAK)]
+        return "pre-processed", False, ["already rectified/smoothed by the acquisition system: envelope analysed "
+                                        "as recorded, without band-pass"]
+    lf = feats.get("lowfreq_share") or 0.0
+    mdf = feats.get("median_freq_hz")
+    coarse = lsb is not None and lsb < LSB_DEAD
+    if coarse:
+        reasons.append("EMG-band RMS only %.1f converter steps: the signal lives within a few LSB" % lsb)
+    if mod < MODULATION_DEAD:
+        why = ["no on/off modulation beyond stationary noise (modulation %.2f, noise ~1)" % mod]
+        if mains_share >= MAINS_SHARE_DEAD:
+            why.append("%.0f %% of the EMG-band power at mains harmonics" % (100 * mains_share))
+        if mdf is not None and not EMG_MDF_HZ[0] <= mdf <= EMG_MDF_HZ[1]:
+            why.append("spectrum unlike EMG (median frequency %.0f Hz; surface EMG %.0f-%.0f Hz)" % ((mdf,) + EMG_MDF_HZ))
+        if quiet_sib:
+            why.append("amplitude %.2gx the median of its sibling channels" % sibling_ratio)
+        if lf >= LF_SHARE_ARTEFACT:
+            why.append("%.0f %% of the power below the EMG band (movement artefact)" % (100 * lf))
+        continuous_ok = (len(why) == 1 and not reasons and unit_known and rms_uv is not None
+                         and rms_uv >= CONTINUOUS_MIN_UV and (sibling_ratio is None or sibling_ratio >= 0.5))
+        if continuous_ok:
+            return "usable", True, ["no on/off modulation, but a broadband EMG spectrum (median frequency %.0f Hz) "
+                                    "at %.0f uV RMS, far above a good electrode's noise floor" % (mdf, rms_uv)]
+        absent_ok = (len(why) == 1 and not reasons and unit_known and rms_uv is not None
+                     and ABSENT_MIN_UV <= rms_uv <= ABSENT_MAX_UV and mains_share < MAINS_SHARE_DEAD / 4)
+        if absent_ok:
+            return "usable", True, ["no modulation at %.1f uV RMS with little mains interference: a connected "
+                                    "electrode over a quiet muscle" % rms_uv]
+        return "dead", False, why + reasons
+    if coarse:
+        return "weak", False, reasons
+    if lf >= LF_SHARE_ARTEFACT:
+        return "artefact", False, ["movement artefact: %.0f %% of the power lies below the EMG band (1-20 Hz), "
+                                   "more than in it" % (100 * lf)]
+    if mains_share >= MAINS_SHARE_DEAD * 2.5:
+        return "artefact", False, ["mains interference carries %.0f %% of the EMG-band power" % (100 * mains_share)]
+    if mod < MODULATION_WEAK:
+        why = ["weak: bursts barely stand out of the baseline (modulation %.2f; usable from %.1f)" % (mod, MODULATION_WEAK)]
+        if quiet_sib:
+            why.append("amplitude %.2gx the median of its sibling channels" % sibling_ratio)
+        return "weak", False, why
+    why = ["modulated %.1fx beyond stationary noise" % mod
+           + ("" if mdf is None else ", EMG spectrum (median frequency %.0f Hz)" % mdf)]
+    if lf >= LF_SHARE_ARTEFACT / 1.5:
+        why.append("movement artefact noted: %.0f %% of the power below the EMG band (strides where it "
+                   "dominates are excluded)" % (100 * lf))
+    return "usable", True, why
