@@ -276,7 +276,8 @@ def _calls(channels, conds=None):
         rms_uv = f["band_rms"] if ch.unit == "uV" else None
         call, shown, reasons = quality.call_channel(f, clip, mains, ratio, ch.unit == "uV", rms_uv)
         fj = {"modulation_ratio": f["modulation_ratio"], "median_freq_hz": f.get("median_freq_hz"),
-              "lowfreq_share": f.get("lowfreq_share"), "lsb_rms": f.get("lsb_rms"),
+              "lowfreq_share": f.get("lowfreq_share"),
+              "lowfreq_dominated_pct": f.get("lowfreq_dominated_pct"), "lsb_rms": f.get("lsb_rms"),
               "sibling_ratio": None if ratio is None else round(ratio, 3), "mains_share": round(mains, 4),
               "band_rms": round(f["band_rms"], 6 if ch.unit != "uV" else 3)}
         out.append({"label": ch.label, "call": call, "muscle_shown": shown, "reasons": reasons,

@@ -104,6 +104,8 @@ TECHNICAL_CALLS = ("weak", "dead", "clipped", "artefact")
 MODULATION_DEAD = 1.5       # below: no on/off modulation beyond what noise of that spectrum shows
 MODULATION_WEAK = 2.5       # below: modulated, but bursts barely stand out of the baseline
 LF_SHARE_ARTEFACT = 0.5     # more power below the EMG band (1-20 Hz) than in it
+LF_WINDOW_S = 0.25          # windows (about a quarter stride) in which that is judged
+LF_DOMINATED_PCT = 50.0     # ... in at least half of them: artefact dominates the recording
 MAINS_SHARE_DEAD = 0.2      # a fifth of the in-band power at mains harmonics, with no modulation
 LSB_DEAD = 2.0              # EMG-band RMS within two converter steps: the converter sees nothing
 SIBLING_QUIET = 0.1         # band RMS a tenth of the siblings' median: nothing reached the amplifier
@@ -178,6 +180,26 @@ def spectrum_shape(x, fs_hz, band_hz=DEFAULT_BAND_HZ):
     return float(f[inband][np.searchsorted(c, c[-1] / 2)]), lf_share
 
 
+def lowfreq_dominated_pct(x, y, fs_hz, band_hz=DEFAULT_BAND_HZ):
+    """% of LF_WINDOW_S windows in which movement-artefact power (1 Hz to the band's low edge)
+    exceeds the EMG-band power (y: x band-passed) and the channel's median window EMG power. A single large transient dominates the overall
+    spectrum but few windows (its strides are excluded one by one); an artefact that dominates
+    most windows dominates the channel."""
+    from scipy import signal
+    low = band_edges_hz(fs_hz, band_hz)[0]
+    sos = signal.butter(2, (1.0, low), btype="bandpass", fs=fs_hz, output="sos")
+    lf = signal.sosfiltfilt(sos, x - np.median(x))
+    n = max(1, int(LF_WINDOW_S * fs_hz))
+    m = len(x) // n
+    if m == 0:
+        return 0.0
+    p_lf = (lf[: m * n] ** 2).reshape(m, n).sum(axis=1)
+    p_emg = (y[: m * n] ** 2).reshape(m, n).sum(axis=1)
+    # A slow wobble in a window where the EMG is at rest (or below one converter step) is not an
+    # artefact that matters: it must also exceed the channel's typical (median) EMG window.
+    return 100.0 * float(np.mean((p_lf > p_emg) & (p_lf > np.median(p_emg))))
+
+
 def channel_features(x, fs_hz, preprocessed, band_hz=DEFAULT_BAND_HZ, step=None):
     """Scale-free features of one channel's raw samples (file units, any unit)."""
     from .emgproc import bandpass
@@ -197,7 +219,8 @@ def channel_features(x, fs_hz, preprocessed, band_hz=DEFAULT_BAND_HZ, step=None)
         y = bandpass(x - np.median(x), fs_hz, band_hz)
         band_rms = float(np.sqrt(np.mean(y ** 2)))
         mdf, lf = spectrum_shape(x, fs_hz, band_hz)
-        feats.update(median_freq_hz=round(mdf, 1), lowfreq_share=round(lf, 4))
+        feats.update(median_freq_hz=round(mdf, 1), lowfreq_share=round(lf, 4),
+                     lowfreq_dominated_pct=round(lowfreq_dominated_pct(x, y, fs_hz, band_hz), 1))
     if preprocessed:
         # Already an envelope: its burst-to-baseline ratio (p90/p10 of the smoothed envelope) is
         # the modulation; stationary rectified noise gives ~1.1-1.4 here too.
@@ -262,9 +285,10 @@ def call_channel(feats, clip_pct, mains_share, sibling_ratio, unit_known, rms_uv
         return "dead", False, why + reasons
     if coarse:
         return "weak", False, reasons
-    if lf >= LF_SHARE_ARTEFACT:
-        return "artefact", False, ["movement artefact: %.0f %% of the power lies below the EMG band (1-20 Hz), "
-                                   "more than in it" % (100 * lf)]
+    lf_dom = feats.get("lowfreq_dominated_pct") or 0.0
+    if lf_dom >= LF_DOMINATED_PCT:
+        return "artefact", False, ["movement artefact: power below the EMG band (1-20 Hz) exceeds the EMG power in "
+                                   "%.0f %% of %.2g s windows (%.0f %% of all power)" % (lf_dom, LF_WINDOW_S, 100 * lf)]
     if mains_share >= MAINS_SHARE_DEAD * 2.5:
         return "artefact", False, ["mains interference carries %.0f %% of the EMG-band power" % (100 * mains_share)]
     if mod < MODULATION_WEAK:
@@ -274,7 +298,7 @@ def call_channel(feats, clip_pct, mains_share, sibling_ratio, unit_known, rms_uv
         return "weak", False, why
     why = ["modulated %.1fx beyond stationary noise" % mod
            + ("" if mdf is None else ", EMG spectrum (median frequency %.0f Hz)" % mdf)]
-    if lf >= LF_SHARE_ARTEFACT / 1.5:
-        why.append("movement artefact noted: %.0f %% of the power below the EMG band (strides where it "
-                   "dominates are excluded)" % (100 * lf))
+    if lf_dom >= LF_DOMINATED_PCT / 2:
+        why.append("movement artefact noted: it exceeds the EMG power in %.0f %% of %.2g s windows (strides where it "
+                   "dominates are excluded)" % (lf_dom, LF_WINDOW_S))
     return "usable", True, why

@@ -143,7 +143,7 @@ def _decide_group(label, med_amp):
     f = unit_factor(label)
     if f is not None and _plausible(med_amp * f):
         return {"unit": "uV", "factor_to_uv": f, "how": "declared",
-                "why": "file says %s; median EMG-band RMS %.3g uV is plausible for surface EMG" % (label, med_amp * f)}
+                "why": "file says %s; median EMG amplitude %.3g uV is plausible for surface EMG" % (label, med_amp * f)}
     as_text = ("%.3g uV if %s" % (med_amp * f, label)) if f is not None else "unit %r is not a voltage" % label
     # A whole decade change (uV<->mV<->V) that lands near the middle of the plausible range.
     centre = np.sqrt(PLAUSIBLE_RMS_UV[0] * PLAUSIBLE_RMS_UV[1])
@@ -159,13 +159,13 @@ def _decide_group(label, med_amp):
     if f is not None and best is not None and 1.0 < f / best[1] < MAX_GAIN:
         # Too large by a factor an amplifier gain explains as well as a unit slip: do not pretend.
         return {"unit": "a.u.", "factor_to_uv": None, "how": "inferred",
-                "why": "median EMG-band RMS would be %s, far above surface EMG: amplifier gain not removed "
+                "why": "median EMG amplitude would be %s, far above surface EMG: amplifier gain not removed "
                        "(or %s written as %s); amplitudes in file units, timing unaffected; give "
                        "--emg-units to state the unit" % (as_text, best[2], label)}
     if best is not None:
         return {"unit": "uV", "factor_to_uv": best[1], "how": "inferred",
-                "why": "the file says %r but the median EMG-band RMS would be %s, implausible for surface EMG; "
+                "why": "the file says %r but the median EMG amplitude would be %s, implausible for surface EMG; "
                        "read as %s (%.3g uV)" % (label, as_text, best[2], med_amp * best[1])}
     return {"unit": "a.u.", "factor_to_uv": None, "how": "inferred",
-            "why": "median EMG-band RMS %.3g file units fits no voltage unit (%s); amplitudes in file units"
+            "why": "median EMG amplitude %.3g file units fits no voltage unit (%s); amplitudes in file units"
                    % (med_amp, as_text)}
