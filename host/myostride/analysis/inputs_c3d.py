@@ -28,9 +28,24 @@ def _sensor_key(label):
     return m.group(1).lower().replace(" ", "") if m else None
 
 
+_NOT_EMG_WORDS = ("FOOT", "SWITCH", "FORCE", "MOMENT", "ACC", "GYRO", "MAG", "PIN", "TRIG", "SYNC", "ANGLE",
+                  "POWER", "COP", "PLATE", "MARKER", "IMU", "QUAT")
+
+
 def _is_emg_label(label, description):
     text = (label + " " + description).upper()
     return "EMG" in text
+
+
+def _sided_name(label):
+    """"Right Sartorius", "L_Piriformis": a side word and a name, not a known non-EMG signal.
+    Such channels beside recognised EMG channels in the same unit are EMG the vocabulary lacks:
+    they are listed as unmapped (with a --map line), never silently dropped."""
+    words = [w for w in re.split(r"[^A-Za-z0-9]+", label.upper()) if w]
+    if len(words) < 2 or words[0] not in ("LEFT", "RIGHT", "L", "R"):
+        return False
+    rest = "".join(words[1:])
+    return rest.isalpha() and len(rest) >= 4 and not any(w in rest for w in _NOT_EMG_WORDS)
 
 
 def read_events(params):
@@ -83,12 +98,12 @@ def load_c3d(path, mapping=None, gyro_labels=None, units=None):
 
     if not os.path.isfile(path):
         raise UserError("no such file: %s; give the path of a .c3d file, a .csv file or a session directory" % path)
+    check_complete(path)
     try:
         c3d = ezc3d.c3d(str(path))
     except Exception as exc:  # ezc3d raises RuntimeError/IOError with C++ text
         raise UserError("cannot read %s as C3D (%s); check that the file is a complete C3D export"
                         % (path, str(exc).splitlines()[0] if str(exc) else type(exc).__name__))
-    check_complete(path, c3d)
     params = c3d["parameters"]
     labels = [str(x) for x in _param(params, "ANALOG", "LABELS", [])]
     analogs = c3d["data"]["analogs"]
@@ -114,8 +129,10 @@ def load_c3d(path, mapping=None, gyro_labels=None, units=None):
                 "trial_start_s": start_s, "n_analog": len(labels)}
     mapping = mapping or {}
     flat, picked = [], []
+    emg_units = set(units[i] for i, lab in enumerate(labels) if recognise_label(lab) or _is_emg_label(lab, descriptions[i]))
     for i, label in enumerate(labels):
-        if not (label in mapping or _is_emg_label(label, descriptions[i]) or recognise_label(label)):
+        if not (label in mapping or _is_emg_label(label, descriptions[i]) or recognise_label(label)
+                or (_sided_name(label) and units[i] in emg_units)):
             continue
         x = data[i]
         if not np.any(x != x[0]):
@@ -166,37 +183,41 @@ def _unit_warnings(rec, decisions, pre):
                             % (sum(pre), ", ".join(ch.label for ch in rec.emg if ch.preprocessed)))
 
 
-def check_complete(path, c3d):
+def check_complete(path, c3d=None):
     """UserError if the file is shorter than its header says (a truncated copy or export).
 
-    ezc3d reads a truncated file without complaint, returning fewer frames: the analysis would
-    then silently cover part of the trial. Expected size: the data section's first block
-    (POINT:DATA_START) plus frames x (points x 4 values + analog samples per frame) x bytes per
-    value (4 when POINT:SCALE < 0, floats; 2 for integers).
+    ezc3d reads a truncated file without complaint, returning fewer frames (and rewriting the
+    frame count it reports), so the analysis would silently cover part of the trial. The file's
+    own 512-byte header is read instead: expected size = (data start block - 1) x 512 + frames x
+    (points x 4 + analog samples per frame) x bytes per value (4 for float files, whose scale
+    factor is negative; 2 for integer files). Byte order from the processor type in the
+    parameter section (84 Intel, 85 DEC: little-endian; 86 MIPS: big-endian).
     """
-    h = c3d["header"]
-    params = c3d["parameters"]
-    try:
-        start_block = int(np.ravel(_param(params, "POINT", "DATA_START"))[0])
-        scale = float(np.ravel(_param(params, "POINT", "SCALE", [-1.0]))[0])
-    except (TypeError, IndexError, ValueError):
-        return
-    frames = int(h["points"]["last_frame"]) - int(h["points"]["first_frame"]) + 1
-    frames_param = _param(params, "POINT", "FRAMES")
-    if frames_param is not None and len(np.ravel(frames_param)):
-        frames = max(frames, int(np.ravel(frames_param)[0]) if int(np.ravel(frames_param)[0]) > 0 else frames)
-    n_points = int(h["points"]["size"])
-    point_rate = float(h["points"]["frame_rate"] or 0.0)
-    analog_rate = float(h["analogs"]["frame_rate"] or 0.0)
-    per_frame = int(round(analog_rate / point_rate)) if point_rate > 0 and analog_rate > 0 else 0
-    n_analog = int(h["analogs"]["size"]) * per_frame
-    value_bytes = 4 if scale < 0 else 2
-    expected = (start_block - 1) * 512 + frames * (n_points * 4 + n_analog) * value_bytes
-    actual = os.path.getsize(path)
-    if frames > 0 and start_block > 0 and actual < expected:
+    import struct
+    size = os.path.getsize(path)
+    with open(path, "rb") as fh:
+        head = fh.read(512)
+        if len(head) < 512:
+            raise UserError("cannot read %s as C3D: %d bytes, shorter than a C3D header (truncated or not a C3D "
+                            "file); check that the file is a complete C3D export" % (path, len(head)))
+        if head[1] != 0x50:
+            return  # not a C3D signature: let ezc3d say what it can't read
+        param_block = head[0]
+        fh.seek(max(param_block - 1, 0) * 512)
+        pblock = fh.read(4)
+    proc = pblock[3] if len(pblock) == 4 else 84
+    big = proc == 86
+    words = struct.unpack((">" if big else "<") + "9H", head[:18])
+    n_points, n_analog, first, last, data_start = words[1], words[2], words[3], words[4], words[8]
+    sign_byte = head[12] if big else head[13] if proc == 85 else head[15]
+    value_bytes = 4 if sign_byte & 0x80 else 2
+    if last == 0xFFFF or last < first or data_start == 0:
+        return  # long files keep the frame count elsewhere; nothing cheap to check against
+    frames = last - first + 1
+    expected = (data_start - 1) * 512 + frames * (n_points * 4 + n_analog) * value_bytes
+    if size < expected:
         raise UserError("%s is truncated: %d bytes where its header describes %d frames (%d bytes); the copy or "
-                        "export was cut short, re-export or copy the file again"
-                        % (path, actual, frames, expected))
+                        "export was cut short, re-export or copy the file again" % (path, size, frames, expected))
 
 
 def _gyro_prefix(label):

@@ -135,7 +135,7 @@ def _envelope_bursts(env, fs_hz, params):
 def _condition_preprocessed(ch, settings, out, runs):
     """An already rectified/smoothed channel: low-pass it to the envelope cutoff, no band-pass."""
     cutoff = min(settings["envelope_cutoff_hz"], 0.2 * ch.fs_hz)
-    sos = signal.butter(2, cutoff, btype="lowpass", fs=ch.fs_hz, output="sos")
+    sos = emgproc.butter_sos(2, cutoff, "lowpass", ch.fs_hz)
     modulated = []
     for a, b in runs:
         raw = ch.uv[a:b]
@@ -167,18 +167,21 @@ def condition_channel(ch, settings):
     out.powerline_ratio, detected = emgproc.powerline_ratio(raw_long, ch.fs_hz, settings["mains_hz"])
     if settings["powerline"] != "off":
         out.mains_hz = settings["mains_hz"] or (detected if out.powerline_ratio >= MIN_MAINS_RATIO else None)
-    lf_sos = signal.butter(2, (1.0, emgproc.band_edges_hz(ch.fs_hz, settings["band_hz"])[0]), btype="bandpass",
-                           fs=ch.fs_hz, output="sos")
+    lf_sos = emgproc.butter_sos(2, (1.0, emgproc.band_edges_hz(ch.fs_hz, settings["band_hz"])[0]), "bandpass",
+                                ch.fs_hz)
     modulated = []
+    # The detector works on a copy scaled to unit RMS: its fixed floor (log of power + 1e-12)
+    # must not make the result depend on the file's unit (1e-11 V numbers vs microvolts).
+    scale = float(np.sqrt(np.mean((raw_long - np.median(raw_long)) ** 2))) or 1.0
     for a, b in runs:
         raw = ch.uv[a:b]
         y = emgproc.condition(raw, ch.fs_hz, settings["band_hz"], out.mains_hz, settings["powerline"])
         out.emg[a:b] = y
         out.envelope[a:b] = emgproc.linear_envelope(y, ch.fs_hz, settings["envelope_cutoff_hz"])
         out.lowfreq[a:b] = signal.sosfiltfilt(lf_sos, raw - np.median(raw), padlen=min(b - a - 1, 300))
-        det = onset.detect_bursts(y, ch.fs_hz, settings["detector"])
+        det = onset.detect_bursts(y / scale, ch.fs_hz, settings["detector"])
         out.intervals_s += onset.intervals_s(det, ch.t_s[a:b])
-        modulated.append((b - a, det.modulated, det.baseline_power))
+        modulated.append((b - a, det.modulated, det.baseline_power * scale ** 2))
     modulated.sort(reverse=True)
     out.modulated = modulated[0][1]
     out.baseline_power = modulated[0][2]

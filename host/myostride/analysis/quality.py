@@ -7,7 +7,7 @@ ratio (power 1-20 Hz over power in the EMG band, raw signal), lost samples, lead
 """
 
 import numpy as np
-from .emgproc import DEFAULT_BAND_HZ, band_edges_hz, mean_psd
+from .emgproc import DEFAULT_BAND_HZ, band_edges_hz, butter_sos, mean_psd
 
 LIMITS = {
     "baseline_noise_uv": 30.0,
@@ -130,7 +130,7 @@ def is_preprocessed(x):
 
 def _smooth_env(x, fs_hz, rectify):
     from scipy import signal
-    sos = signal.butter(2, min(6.0, 0.2 * fs_hz), btype="lowpass", fs=fs_hz, output="sos")
+    sos = butter_sos(2, min(6.0, 0.2 * fs_hz), "lowpass", fs_hz)
     env = signal.sosfiltfilt(sos, np.abs(x) if rectify else x)
     edge = int(0.1 * fs_hz)
     return env[edge:len(env) - edge] if len(env) > 4 * edge else env
@@ -187,7 +187,7 @@ def lowfreq_dominated_pct(x, y, fs_hz, band_hz=DEFAULT_BAND_HZ):
     most windows dominates the channel."""
     from scipy import signal
     low = band_edges_hz(fs_hz, band_hz)[0]
-    sos = signal.butter(2, (1.0, low), btype="bandpass", fs=fs_hz, output="sos")
+    sos = butter_sos(2, (1.0, low), "bandpass", fs_hz)
     lf = signal.sosfiltfilt(sos, x - np.median(x))
     n = max(1, int(LF_WINDOW_S * fs_hz))
     m = len(x) // n
