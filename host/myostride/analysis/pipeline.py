@@ -402,11 +402,13 @@ def _comparison(ch, usable, q, cond, used_pct, freq):
                 "flags": []}
     if not used_pct:
         return {"interpreted": False, "reason": "no usable strides", "flags": []}
-    if not cond.modulated or not any(used_pct_row for used_pct_row in used_pct):
-        if not q["muscle_shown"] or ch.preprocessed:
+    if not cond.modulated:
+        no_modulation = q["features"]["modulation_ratio"] < quality.MODULATION_DEAD
+        if not (q["muscle_shown"] and no_modulation and ch.unit == "uV" and not ch.preprocessed):
             return {"interpreted": False, "flags": [],
-                    "reason": "no on/off modulation, and the channel is not shown to record a muscle (unit %s): "
-                              "neither absent nor continuous activity can be claimed; check the electrode" % ch.unit}
+                    "reason": "no on/off bursts found and the channel is not shown to record a muscle at rest or "
+                              "throughout (unit %s): neither absent nor continuous activity can be claimed; check "
+                              "the electrode" % ch.unit}
         rms = float(np.sqrt(np.nanmean(cond.emg ** 2)))
         if rms < quality.CONTINUOUS_MIN_UV:
             flag = {"kind": "absent", "detail": "no on/off modulation and only %.1f uV RMS on a technically good "
