@@ -129,6 +129,7 @@ def _stop_world(world, scenario):
 
 
 def _record(session_dir, scenario, world, args, console):
+    from ..acquire.backends import resolve_backend
     from ..acquire.recorder import Recorder
 
     mapping = ["%d=%s:%s" % (n["node_id"], n["side"], n["muscle"]) for n in scenario.truth["nodes"]]
@@ -138,7 +139,7 @@ def _record(session_dir, scenario, world, args, console):
         from ..acquire.live import LiveDisplay
 
         display = LiveDisplay(console=console)
-    rec = Recorder(session_dir, mapping, args.seconds, backend="sim", world=str(world.world_json),
+    rec = Recorder(session_dir, mapping, args.seconds, backend=resolve_backend("sim", world=world.world_json),
                    progress=display.update if display else None)
 
     async def go():
@@ -164,9 +165,9 @@ def _analyse(out, console):
 
 
 def _report(out, analysis, console):
-    from ..clinical import EXAMPLE_CLINICAL_PATH, load_clinical
-    from ..report import write_study_outputs
     from ..session import load_session
+    from ..study import write_study_outputs
+    from ..study.clinical import EXAMPLE_CLINICAL_PATH, load_clinical
 
     _step(console, "writing the 96002 summary and the report (HTML + PDF)")
     clinical = load_clinical(EXAMPLE_CLINICAL_PATH)

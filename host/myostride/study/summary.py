@@ -11,13 +11,14 @@ import json
 import math
 from pathlib import Path
 
-from . import __version__
-from .clinical import get_path, missing_documentation
+from .. import __version__
+from ..dictpath import get_path
+from ..errors import UserError
+from ..muscles import DERIVED_WINDOWS, DISPLAY_NAMES
+from .clinical import missing_documentation
 from .coding import DISCLAIMER, suggest_codes
-from .errors import UserError
-from .muscles import DERIVED_WINDOWS, DISPLAY_NAMES
 from .payer import evaluate_criteria
-from .report.equipment import equipment_ok, gather_equipment
+from .equipment import equipment_ok, gather_equipment
 
 SCHEMA = "myostride.summary/1"
 ANALYSIS_SCHEMA = "myostride.analysis/1"
