@@ -284,3 +284,26 @@ def test_a_calf_muscle_labelled_on_the_wrong_leg_is_pointed_out(pig_base):
     assert ch["comparison"]["interpreted"] and ch["cycles"]  # own-side analysis kept
     assert swapped["technical"]["side_label_warnings"]
     assert any("other leg or mislabelled" in w for w in swapped["warnings"])
+
+
+# --- the report's technical section ----------------------------------------------------------------
+
+def test_report_technical_section_apart_from_clinical_findings(tmp_path):
+    import sys
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "report"))
+    import report_fixtures as rf
+    from myostride.report.content import report_sections
+    from myostride.study.summary import build_summary
+
+    path = real("vicon_functionalwalk.c3d")
+    analysis = pipeline.analyse(load_input(path, maps=all_maps(path)))
+    summary = build_summary(analysis, rf.clinical(), None)
+    from matplotlib.figure import Figure
+    sections = {s["title"]: s for s in report_sections(summary, analysis, figure_maker=lambda ch: Figure((1, 1)))
+                if isinstance(s, dict) and "title" in s}
+    tech = sections["Technical findings"]
+    tables = [b for b in tech["blocks"] if b[0] == "table"]
+    assert tables and len(tables[0][2]) == 16 and all(row[1] == "dead" and "check" in row[3] for row in tables[0][2])
+    text = json.dumps(tech["blocks"])
+    assert "counts" in text and "EMG units" in text
+    assert all(not m["flags"] for m in summary["muscles"])

@@ -342,7 +342,9 @@ def analyse_channel(ch, side_strides, settings, call=None, cond=None, other_stri
     side_check = _side_check(ch, cond, used_pct, other_strides, usable)
     if side_check:
         warnings.append(side_check["detail"])
-    return {"side_check": side_check, "label": ch.label, "muscle": ch.muscle, "side": ch.side, "fs_hz": ch.fs_hz,
+    units = {"unit": ch.unit, "how": ch.unit_decision.get("how"), "declared": ch.unit_decision.get("declared"),
+             "decision": "%s (%s): %s" % (ch.unit, ch.unit_decision.get("how"), ch.unit_decision.get("why"))}
+    return {"side_check": side_check, "units": units, "label": ch.label, "muscle": ch.muscle, "side": ch.side, "fs_hz": ch.fs_hz,
             "quality": q, "cycles": cycle_rows, "envelope": envelope,
             "activation_frequency": [round(float(v), 4) for v in freq],
             "normal_windows_pct": windows, "comparison": comparison,
