@@ -307,3 +307,31 @@ def test_report_technical_section_apart_from_clinical_findings(tmp_path):
     text = json.dumps(tech["blocks"])
     assert "counts" in text and "EMG units" in text
     assert all(not m["flags"] for m in summary["muscles"])
+
+
+def test_issue_file_1_dead_channel_beside_microvolt_numbers_labelled_volts(tmp_path, pig_base):
+    """Issue 11's first case: microvolt-scaled numbers labelled V, one channel ~40x below its
+    siblings (amplifier noise). Before: that channel was 'continuous'. Now: dead, no flag, and
+    the live channels keep their calls."""
+    src = real("pig_flatfoot_hole.c3d")
+    c = ezc3d.c3d(src)
+    labels = list(c["parameters"]["ANALOG"]["LABELS"]["value"])
+    units = list(c["parameters"]["ANALOG"]["UNITS"]["value"])
+    a = c["data"]["analogs"].copy()
+    emg = [i for i, lab in enumerate(labels) if lab[:2] in ("R_", "L_")]
+    for i in emg:
+        a[0, i, :] *= 1e6
+    sib = np.median([np.std(a[0, i]) for i in emg])
+    dead = labels.index("L_GL")
+    a[0, dead, :] = np.random.default_rng(7).standard_normal(a.shape[2]) * sib / 40.0
+    c["data"]["analogs"] = a
+    c.write(str(tmp_path / "issue1.c3d"))
+    result = pipeline.analyse(load_input(str(tmp_path / "issue1.c3d")))
+    by = {ch["label"]: ch for ch in result["channels"]}
+    assert by["L_GL"]["quality"]["call"] == "dead" and by["L_GL"]["comparison"]["flags"] == []
+    assert "no usable signal" in by["L_GL"]["comparison"]["reason"]
+    assert {ch.unit_decision["how"] for ch in load_input(str(tmp_path / "issue1.c3d")).emg} == {"inferred"}
+    base = {ch["label"]: ch["quality"]["call"] for ch in pig_base["channels"]}
+    for lab, ch in by.items():
+        if lab != "L_GL":
+            assert ch["quality"]["call"] == base[lab], lab

@@ -268,20 +268,21 @@ def call_channel(feats, clip_pct, mains_share, sibling_ratio, unit_known, rms_uv
             why.append("%.0f %% of the EMG-band power at mains harmonics" % (100 * mains_share))
         if mdf is not None and not EMG_MDF_HZ[0] <= mdf <= EMG_MDF_HZ[1]:
             why.append("spectrum unlike EMG (median frequency %.0f Hz; surface EMG %.0f-%.0f Hz)" % ((mdf,) + EMG_MDF_HZ))
-        if quiet_sib:
-            why.append("amplitude %.2gx the median of its sibling channels" % sibling_ratio)
         if lf >= LF_SHARE_ARTEFACT:
             why.append("%.0f %% of the power below the EMG band (movement artefact)" % (100 * lf))
-        continuous_ok = (len(why) == 1 and not reasons and unit_known and rms_uv is not None
-                         and rms_uv >= CONTINUOUS_MIN_UV and (sibling_ratio is None or sibling_ratio >= 0.5))
+        clean = len(why) == 1 and not reasons and unit_known and rms_uv is not None
+        continuous_ok = (clean and not quiet_sib and rms_uv >= CONTINUOUS_MIN_UV
+                         and (sibling_ratio is None or sibling_ratio >= 0.5))
         if continuous_ok:
             return "usable", True, ["no on/off modulation, but a broadband EMG spectrum (median frequency %.0f Hz) "
                                     "at %.0f uV RMS, far above a good electrode's noise floor" % (mdf, rms_uv)]
-        absent_ok = (len(why) == 1 and not reasons and unit_known and rms_uv is not None
-                     and ABSENT_MIN_UV <= rms_uv <= ABSENT_MAX_UV and mains_share < MAINS_SHARE_DEAD / 4)
+        # Quiet against its siblings is expected of a silent muscle: not held against "absent".
+        absent_ok = clean and ABSENT_MIN_UV <= rms_uv <= ABSENT_MAX_UV and mains_share < MAINS_SHARE_DEAD / 4
         if absent_ok:
-            return "usable", True, ["no modulation at %.1f uV RMS with little mains interference: a connected "
-                                    "electrode over a quiet muscle" % rms_uv]
+            return "usable", True, ["no modulation at %.1f uV RMS with an EMG-shaped spectrum and little mains "
+                                    "interference: a connected electrode over a quiet muscle" % rms_uv]
+        if quiet_sib:
+            why.append("amplitude %.2gx the median of its sibling channels" % sibling_ratio)
         return "dead", False, why + reasons
     if coarse:
         return "weak", False, reasons
