@@ -256,7 +256,10 @@ def _calls(channels, conds=None):
     for k, ch in enumerate(channels):
         runs = split_contiguous(ch.t_s, ch.fs_hz)
         a, b = max(runs, key=lambda r: r[1] - r[0]) if runs else (0, 0)
-        f = quality.channel_features(ch.uv[a:b], ch.fs_hz, ch.preprocessed)
+        cond = conds[k] if conds is not None else None
+        f = quality.channel_features(ch.uv[a:b], ch.fs_hz, ch.preprocessed,
+                                     y=None if cond is None else cond.emg[a:b],
+                                     lf=None if cond is None else cond.lowfreq[a:b])
         feats.append(f)
     groups = {}
     for ch, f in zip(channels, feats):
@@ -288,10 +291,13 @@ def _calls(channels, conds=None):
     return out
 
 
-def channel_calls(recording):
+def channel_calls(recording, settings=None):
     """[{label, call, muscle_shown, reasons, unit, ...}] for every EMG channel of a Recording,
-    mapped or not, without needing gait events: the quality half of the analysis on its own."""
-    return _calls(list(recording.emg) + list(getattr(recording, "unmapped_emg", [])))
+    mapped or not, without needing gait events: the quality half of the analysis on its own
+    (conditioned exactly as `analyse` does, so the calls are the same)."""
+    settings = settings or settings_with()
+    channels = list(recording.emg) + list(getattr(recording, "unmapped_emg", []))
+    return _calls(channels, [condition_channel(ch, settings) for ch in channels])
 
 
 def analyse_channel(ch, side_strides, settings, call=None, cond=None, other_strides=None):
@@ -525,7 +531,8 @@ def analyse(recording, settings=None):
         warnings += ch_warnings
     unmapped_emg = list(getattr(recording, "unmapped_emg", []))
     calls_unmapped = [{"label": c["label"], "call": c["call"], "reasons": c["reasons"]}
-                      for c in (_calls(unmapped_emg) if unmapped_emg else [])]
+                      for c in (_calls(unmapped_emg, [condition_channel(ch, settings) for ch in unmapped_emg])
+                                if unmapped_emg else [])]
     technical = technical_block(recording, channels, calls_unmapped)
     return finite_json({
         "schema": SCHEMA,

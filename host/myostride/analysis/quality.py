@@ -128,11 +128,23 @@ def is_preprocessed(x):
     return bool(lo <= 0.5 * med and (hi - med) > 1.3 * (med - lo))
 
 
+ENVELOPE_RATE_HZ = 200.0  # the 6 Hz envelope is judged at this rate (block means first: cheap on long records)
+
+
 def _smooth_env(x, fs_hz, rectify):
+    """6 Hz envelope of x (rectified first if asked), as block means at about ENVELOPE_RATE_HZ
+    then a zero-phase low-pass: the same shape as filtering at the full rate, ~fs/200 times cheaper."""
     from scipy import signal
-    sos = butter_sos(2, min(6.0, 0.2 * fs_hz), "lowpass", fs_hz)
-    env = signal.sosfiltfilt(sos, np.abs(x) if rectify else x)
-    edge = int(0.1 * fs_hz)
+    x = np.abs(x) if rectify else np.asarray(x, dtype=np.float64)
+    k = max(1, int(fs_hz // ENVELOPE_RATE_HZ))
+    m = len(x) // k
+    if m < 16:
+        k, m = 1, len(x)
+    env_rate = fs_hz / k
+    blocks = x[: m * k].reshape(m, k).mean(axis=1)
+    sos = butter_sos(2, min(6.0, 0.2 * env_rate), "lowpass", env_rate)
+    env = signal.sosfiltfilt(sos, blocks, padlen=min(m - 1, 30))
+    edge = int(0.1 * env_rate)
     return env[edge:len(env) - edge] if len(env) > 4 * edge else env
 
 
@@ -180,15 +192,15 @@ def spectrum_shape(x, fs_hz, band_hz=DEFAULT_BAND_HZ):
     return float(f[inband][np.searchsorted(c, c[-1] / 2)]), lf_share
 
 
-def lowfreq_dominated_pct(x, y, fs_hz, band_hz=DEFAULT_BAND_HZ):
+def lowfreq_dominated_pct(x, y, fs_hz, band_hz=DEFAULT_BAND_HZ, lf=None):
     """% of LF_WINDOW_S windows in which movement-artefact power (1 Hz to the band's low edge)
     exceeds the EMG-band power (y: x band-passed) and the channel's median window EMG power. A single large transient dominates the overall
     spectrum but few windows (its strides are excluded one by one); an artefact that dominates
     most windows dominates the channel."""
     from scipy import signal
-    low = band_edges_hz(fs_hz, band_hz)[0]
-    sos = butter_sos(2, (1.0, low), "bandpass", fs_hz)
-    lf = signal.sosfiltfilt(sos, x - np.median(x))
+    if lf is None:
+        low = band_edges_hz(fs_hz, band_hz)[0]
+        lf = signal.sosfiltfilt(butter_sos(2, (1.0, low), "bandpass", fs_hz), x - np.median(x))
     n = max(1, int(LF_WINDOW_S * fs_hz))
     m = len(x) // n
     if m == 0:
@@ -200,8 +212,11 @@ def lowfreq_dominated_pct(x, y, fs_hz, band_hz=DEFAULT_BAND_HZ):
     return 100.0 * float(np.mean((p_lf > p_emg) & (p_lf > np.median(p_emg))))
 
 
-def channel_features(x, fs_hz, preprocessed, band_hz=DEFAULT_BAND_HZ, step=None):
-    """Scale-free features of one channel's raw samples (file units, any unit)."""
+def channel_features(x, fs_hz, preprocessed, band_hz=DEFAULT_BAND_HZ, step=None, y=None, lf=None):
+    """Scale-free features of one channel's raw samples (file units, any unit).
+
+    y, lf: the same samples already band-passed (and hum-removed) and 1-20 Hz filtered, when the
+    caller has them (the pipeline's conditioning): not filtered twice."""
     from .emgproc import bandpass
     from .units import quant_step
     x = np.asarray(x, dtype=np.float64)
@@ -216,11 +231,14 @@ def channel_features(x, fs_hz, preprocessed, band_hz=DEFAULT_BAND_HZ, step=None)
         band_rms = float(np.median(x))
         feats.update(median_freq_hz=None, lowfreq_share=None)
     else:
-        y = bandpass(x - np.median(x), fs_hz, band_hz)
+        if y is None or len(y) != len(x) or not np.all(np.isfinite(y)):
+            y = bandpass(x - np.median(x), fs_hz, band_hz)
+        if lf is not None and (len(lf) != len(x) or not np.all(np.isfinite(lf))):
+            lf = None
         band_rms = float(np.sqrt(np.mean(y ** 2)))
-        mdf, lf = spectrum_shape(x, fs_hz, band_hz)
-        feats.update(median_freq_hz=round(mdf, 1), lowfreq_share=round(lf, 4),
-                     lowfreq_dominated_pct=round(lowfreq_dominated_pct(x, y, fs_hz, band_hz), 1))
+        mdf, lf_share = spectrum_shape(x, fs_hz, band_hz)
+        feats.update(median_freq_hz=round(mdf, 1), lowfreq_share=round(lf_share, 4),
+                     lowfreq_dominated_pct=round(lowfreq_dominated_pct(x, y, fs_hz, band_hz, lf), 1))
     if preprocessed:
         # Already an envelope: its burst-to-baseline ratio (p90/p10 of the smoothed envelope) is
         # the modulation; stationary rectified noise gives ~1.1-1.4 here too.
@@ -293,10 +311,16 @@ def call_channel(feats, clip_pct, mains_share, sibling_ratio, unit_known, rms_uv
     if mains_share >= MAINS_SHARE_DEAD * 2.5:
         return "artefact", False, ["mains interference carries %.0f %% of the EMG-band power" % (100 * mains_share)]
     if mod < MODULATION_WEAK:
-        why = ["weak: bursts barely stand out of the baseline (modulation %.2f; usable from %.1f)" % (mod, MODULATION_WEAK)]
+        why = ["bursts barely stand out of the baseline (modulation %.2f; usable from %.1f)" % (mod, MODULATION_WEAK)]
         if quiet_sib:
             why.append("amplitude %.2gx the median of its sibling channels" % sibling_ratio)
-        return "weak", False, why
+        if mdf is not None and not EMG_MDF_HZ[0] <= mdf <= EMG_MDF_HZ[1]:
+            # Marginal modulation without an EMG spectrum is noise, not a faint muscle.
+            why.append("spectrum unlike EMG (median frequency %.0f Hz; surface EMG %.0f-%.0f Hz)" % ((mdf,) + EMG_MDF_HZ))
+            if mains_share >= MAINS_SHARE_DEAD:
+                why.append("%.0f %% of the EMG-band power at mains harmonics" % (100 * mains_share))
+            return "dead", False, why
+        return "weak", False, ["weak: " + why[0]] + why[1:]
     why = ["modulated %.1fx beyond stationary noise" % mod
            + ("" if mdf is None else ", EMG spectrum (median frequency %.0f Hz)" % mdf)]
     if lf_dom >= LF_DOMINATED_PCT / 2:
