@@ -517,8 +517,8 @@ def analyse(recording, settings=None):
     for ch in recording.emg:
         if not ch.preprocessed:
             low, high = effective_band_hz(ch.fs_hz, settings["band_hz"])
-            if high < float(settings["band_hz"][1]) and not any("band upper edge" in w for w in warnings):
-                warnings.append("EMG sampled at %g Hz: band upper edge clipped from %g to %g Hz (0.45 x the rate)"
+            if high < float(settings["band_hz"][1]) - 0.5 and not any("band upper edge" in w for w in warnings):
+                warnings.append("EMG sampled at %.4g Hz: band upper edge clipped from %g to %.4g Hz (0.45 x the rate)"
                                 % (ch.fs_hz, float(settings["band_hz"][1]), high))
     conds = [condition_channel(ch, settings) for ch in recording.emg]
     calls = _calls(recording.emg, conds)

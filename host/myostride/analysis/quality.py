@@ -311,7 +311,8 @@ def call_channel(feats, clip_pct, mains_share, sibling_ratio, unit_known, rms_uv
     if mains_share >= MAINS_SHARE_DEAD * 2.5:
         return "artefact", False, ["mains interference carries %.0f %% of the EMG-band power" % (100 * mains_share)]
     if mod < MODULATION_WEAK:
-        why = ["bursts barely stand out of the baseline (modulation %.2f; usable from %.1f)" % (mod, MODULATION_WEAK)]
+        why = ["only marginal modulation beyond stationary noise (modulation %.2f; usable from %.1f)"
+               % (mod, MODULATION_WEAK)]
         if quiet_sib:
             why.append("amplitude %.2gx the median of its sibling channels" % sibling_ratio)
         if mdf is not None and not EMG_MDF_HZ[0] <= mdf <= EMG_MDF_HZ[1]:
@@ -320,7 +321,8 @@ def call_channel(feats, clip_pct, mains_share, sibling_ratio, unit_known, rms_uv
             if mains_share >= MAINS_SHARE_DEAD:
                 why.append("%.0f %% of the EMG-band power at mains harmonics" % (100 * mains_share))
             return "dead", False, why
-        return "weak", False, ["weak: " + why[0]] + why[1:]
+        return "weak", False, ["weak: bursts barely stand out of the baseline (modulation %.2f; usable from %.1f)"
+                               % (mod, MODULATION_WEAK)] + why[1:]
     why = ["modulated %.1fx beyond stationary noise" % mod
            + ("" if mdf is None else ", EMG spectrum (median frequency %.0f Hz)" % mdf)]
     if lf_dom >= LF_DOMINATED_PCT / 2:
