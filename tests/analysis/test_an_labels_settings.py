@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy import signal
 
-from myostride.analysis import load_input, pipeline
+from myostride.analysis import pipeline
 from myostride.analysis.channels import EmgInput, Recording, assign_muscles, read_map_file, recognise_label
 from myostride.cli import main
 from myostride.errors import UserError

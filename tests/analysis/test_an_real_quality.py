@@ -316,7 +316,6 @@ def test_issue_file_1_dead_channel_beside_microvolt_numbers_labelled_volts(tmp_p
     src = real("pig_flatfoot_hole.c3d")
     c = ezc3d.c3d(src)
     labels = list(c["parameters"]["ANALOG"]["LABELS"]["value"])
-    units = list(c["parameters"]["ANALOG"]["UNITS"]["value"])
     a = c["data"]["analogs"].copy()
     emg = [i for i, lab in enumerate(labels) if lab[:2] in ("R_", "L_")]
     for i in emg:

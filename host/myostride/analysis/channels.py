@@ -14,12 +14,6 @@ import numpy as np
 from ..errors import UserError
 from ..muscles import GENERIC_LABELS, LABEL_PATTERNS, MUSCLES, check_muscle, check_side
 
-UNIT_TO_UV = {"v": 1e6, "mv": 1e3, "uv": 1.0, "\u00b5v": 1.0, "\u03bcv": 1.0, "microv": 1.0, "nv": 1e-3}
-
-# A surface-EMG signal whose median absolute value (after band-pass) is outside this range in
-# microvolts was almost certainly scaled with the wrong unit.
-PLAUSIBLE_MEDIAN_ABS_UV = (0.2, 5000.0)
-
 
 class EmgInput:
     """One raw EMG channel: samples on the input's own clock, in microvolts when `unit` is "uV".
@@ -97,11 +91,6 @@ _PATTERNS = dict(LABEL_PATTERNS)
 # many letters is accepted when every name it starts agrees on the muscle.
 _TRUNCATED_MIN = 8
 _LONG_NAMES = sorted(k for k in _PATTERNS if len(k) >= 12)
-
-
-def normalise_label(label):
-    """Upper-case with every non-alphanumeric character removed ("Tib. Ant" -> "TIBANT")."""
-    return re.sub(r"[^A-Z0-9]", "", label.upper())
 
 
 def _match_rest(rest):
@@ -283,15 +272,6 @@ def assign_muscles(recording, mapping, default_side=None):
             recording.warnings.append("channels %r and %r are both mapped to %s %s" % (seen[key], ch.label, ch.side, ch.muscle))
         seen[key] = ch.label
     return recording
-
-
-def scale_to_uv(values, unit_label):
-    """(values in uV, note). Unknown unit labels keep the numbers and say so."""
-    key = (unit_label or "").strip().lower().replace("micro", "u")
-    factor = UNIT_TO_UV.get(key)
-    if factor is None:
-        return np.asarray(values, dtype=np.float64), "unit %r not recognised; values taken as microvolts" % unit_label
-    return np.asarray(values, dtype=np.float64) * factor, "unit %r" % unit_label
 
 
 def split_contiguous(t_s, fs_hz):
