@@ -109,7 +109,7 @@ def test_map_file_on_the_cli_is_one_line_when_missing(tmp_path, capsys):
     ({"powerlin": "notch"}, "unknown analysis setting 'powerlin'"),
     ({"powerline": "median"}, "powerline must be one of"),
     ({"normalisation": "max"}, "normalisation must be one of"),
-    ({"events_from": "markers"}, "events_from must be one of"),
+    ({"events_from": "marker"}, "events_from must be one of"),
     ({"mains_hz": 55}, "mains_hz must be one of"),
     ({"detector": {"refine": "bayes"}}, "refine must be one of"),
     ({"detector": {"k_onn": 3}}, "unknown detector setting"),

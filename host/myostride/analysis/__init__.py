@@ -47,6 +47,8 @@ def load_input(path, maps=(), side=None, gyro=None, units=None, events_csv=None,
     assign_muscles(rec, mapping, default_side=side)
     if events_csv:
         rec.events = inputs_csv.load_events_csv(events_csv, default_side=side or _only_side(rec))
+        rec.event_info = {"origin": "events CSV %s" % os.path.basename(events_csv), "ignored_labels": [],
+                          "unknown_side": [], "warnings": [], "convention": "events CSV"}
     return rec
 
 

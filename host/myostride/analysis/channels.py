@@ -78,6 +78,8 @@ class Recording:
         self.unmapped_emg = []   # their EmgInputs: their quality is still reported
         self.map_lines = []      # a ready --map argument per unmapped channel
         self.events = None
+        self.event_info = {}  # how stored events were read (convention, ignored labels); c3d_events.py
+        self.derived_events = {}  # {"forceplate"|"markers": {"events", "warnings", ...}} from the file's data
         self.gyro = {}
         self.footswitch = {}
         self.warnings = []

@@ -12,8 +12,6 @@ import numpy as np
 from ..errors import UserError
 from . import quality, units as units_mod
 from .channels import EmgInput, GyroInput, Recording, recognise_label
-_FOOT_STRIKE = ("foot strike", "heel strike", "initial contact", "foot contact")
-_FOOT_OFF = ("foot off", "toe off", "final contact")
 
 
 def _param(params, group, name, default=None):
@@ -48,42 +46,15 @@ def _sided_name(label):
     return rest.isalpha() and len(rest) >= 4 and not any(w in rest for w in _NOT_EMG_WORDS)
 
 
-def read_events(params):
-    """{side: {"foot_strike_s": [...], "foot_off_s": [...]}} from EVENT:*, or None if absent."""
-    labels = _param(params, "EVENT", "LABELS")
-    times = _param(params, "EVENT", "TIMES")
-    contexts = _param(params, "EVENT", "CONTEXTS")
-    if labels is None or times is None or len(labels) == 0:
-        return None
-    times = np.asarray(times, dtype=np.float64)
-    if times.ndim == 2 and times.shape[0] == 2:
-        seconds = times[0] * 60.0 + times[1]  # row 0 minutes, row 1 seconds
-    else:
-        seconds = times.ravel()
-    used = _param(params, "EVENT", "USED")
-    n = len(labels)
-    if used is not None and len(np.ravel(used)):
-        n = min(n, int(np.ravel(used)[0]))
-    events = {"left": {"foot_strike_s": [], "foot_off_s": []}, "right": {"foot_strike_s": [], "foot_off_s": []}}
-    found = False
-    for i in range(min(n, len(seconds))):
-        name = str(labels[i]).strip().lower()
-        ctx = str(contexts[i]).strip().lower() if contexts is not None and i < len(contexts) else ""
-        side = "left" if ctx.startswith("l") else "right" if ctx.startswith("r") else None
-        if side is None:
-            continue
-        if name in _FOOT_STRIKE:
-            events[side]["foot_strike_s"].append(float(seconds[i]))
-            found = True
-        elif name in _FOOT_OFF:
-            events[side]["foot_off_s"].append(float(seconds[i]))
-            found = True
-    if not found:
-        return None
-    for side in events.values():
-        side["foot_strike_s"].sort()
-        side["foot_off_s"].sort()
-    return events
+def read_events(params, header=None):
+    """{side: {"foot_strike_s": [...], "foot_off_s": [...]}} from the EVENT group (or header), or None.
+
+    Every common vocabulary is read (c3d_events.py); load_c3d keeps the details (convention,
+    ignored labels) in Recording.event_info.
+    """
+    from .c3d_events import read_stored_events
+
+    return read_stored_events(params, header)["events"]
 
 
 def load_c3d(path, mapping=None, gyro_labels=None, units=None):
@@ -160,7 +131,8 @@ def load_c3d(path, mapping=None, gyro_labels=None, units=None):
                                 unit="uV" if factor is not None else dec["unit"], unit_decision=dec,
                                 preprocessed=p, rail=units_mod.rails(x) if counts else None))
     _unit_warnings(rec, decisions, pre)
-    rec.events = read_events(params)
+    from .c3d_events import attach_c3d_events
+    attach_c3d_events(rec, c3d, start_s, rate_hz)
     rec.gyro = shank_gyros_from_sensors(labels, data, t_s, mapping)
     rec.gyro.update(_gyros(labels, data, t_s, gyro_labels or {}))
     rec.meta["gyro_candidates"] = sorted(set(_gyro_prefix(lab) for lab in labels if "GYRO" in lab.upper()))

@@ -213,6 +213,91 @@ def _sample_axis(n):
     return t
 
 
+def _cusum_starts(windows, ratios, cap):
+    """`_cusum_start` of many windows at once (same arithmetic, element for element).
+
+    The statistic is stepped through time for all windows together; a window that has ended
+    stops changing. Returns a list of indices (None for an empty window).
+    """
+    out = [None] * len(windows)
+    idx = [i for i, w in enumerate(windows) if len(w)]
+    if not idx:
+        return out
+    lengths = np.array([len(windows[i]) for i in idx])
+    z = np.zeros((len(idx), int(lengths.max())))
+    for row, i in enumerate(idx):
+        z[row, :lengths[row]] = windows[i]
+    r = np.asarray([ratios[i] for i in idx], dtype=np.float64)
+    llr = (0.5 * (1.0 - 1.0 / r))[:, None] * z - (0.5 * np.log(r))[:, None]
+    g = np.zeros(len(idx))
+    last_zero = np.zeros(len(idx), dtype=np.int64)
+    for j in range(z.shape[1]):
+        live = lengths > j
+        g = np.where(live, g + llr[:, j], g)
+        g = np.where(live & (g > cap), cap, g)
+        at_zero = live & (g <= 0.0)
+        g = np.where(at_zero, 0.0, g)
+        last_zero = np.where(at_zero, j + 1, last_zero)
+    for row, i in enumerate(idx):
+        out[i] = int(min(last_zero[row], lengths[row] - 1))
+    return out
+
+
+def _ramp_starts(windows, hints, before, after, chunk=256):
+    """`_ramp_start` of many windows at once, with identical results.
+
+    Fits whose data stretch has the same length are stacked and their likelihood grids
+    evaluated in one array operation (the per-fit cost was numpy call overhead). Grids with
+    fewer t0 candidates are padded by repeating their last candidate, which cannot change the
+    first minimum found.
+    """
+    out = list(hints)
+    groups = {}
+    for i, (z2, k) in enumerate(zip(windows, hints)):
+        lo, hi = max(0, k - before), min(len(z2), k + after)
+        if hi - lo < 8 or k <= lo:
+            continue
+        groups.setdefault(hi - lo, []).append((i, lo))
+    rates, rate_lo, rate_hi, fine_factors = _ramp_rate_grid(after)
+    for length, members in groups.items():
+        for c in range(0, len(members), chunk):
+            part = members[c:c + chunk]
+            e = np.stack([windows[i][lo:lo + length] for i, lo in part])
+            spans = [hints[i] - lo for i, lo in part]
+            coarse = _padded([np.arange(0, span + 1, 4) for span in spans])
+            j, r = _ramp_grid_best_many(e, coarse, np.broadcast_to(rates, (len(part), len(rates))))
+            rows = np.arange(len(part))
+            best = coarse[rows, j]
+            fine = _padded([np.arange(max(0, t0 - 3), min(span, t0 + 3) + 1) for t0, span in zip(best, spans)])
+            fine_rates = np.clip(rates[r][:, None] * fine_factors[None, :], rate_lo, rate_hi)
+            j, _ = _ramp_grid_best_many(e, fine, fine_rates)
+            for row, (i, lo) in enumerate(part):
+                out[i] = int(lo + fine[row, j[row]])
+    return out
+
+
+def _padded(rows):
+    """Ragged integer rows as one array, short rows padded with their last value."""
+    width = max(len(row) for row in rows)
+    out = np.empty((len(rows), width), dtype=np.int64)
+    for n, row in enumerate(rows):
+        out[n, :len(row)] = row
+        out[n, len(row):] = row[-1]
+    return out
+
+
+def _ramp_grid_best_many(e, t0s, rates):
+    """`_ramp_grid_best` for stacked fits: e (fits, t), t0s (fits, t0), rates (fits, rate) ->
+    (t0 index per fit, rate index per fit)."""
+    t = _sample_axis(e.shape[1])
+    d2 = np.maximum(t[None, None, :] - t0s[:, :, None], 0.0) ** 2  # (fit, t0, t)
+    v = 1.0 + (rates[:, :, None, None] * d2[:, None, :, :]) ** 2  # (fit, rate, t0, t)
+    nll = np.sum(np.log(v) + e[:, None, None, :] / v, axis=3)
+    flat = np.argmin(nll.reshape(len(e), -1), axis=1)
+    r, j = np.divmod(flat, nll.shape[2])
+    return j, r
+
+
 def _ramp_grid_best(e, t0s, rates):
     """(t0 index, rate index) minimising the negative log-likelihood of energies e (rest = 1)
     under variance 1 + (rate (t - t0)_+^2)^2, over the grid t0s x rates."""
@@ -347,6 +432,10 @@ def detect_bursts(x, fs_hz, params=None):
     min_len = max(2, int(round(0.005 * fs_hz)))
     ramp_before = int(round(p["ramp_before_s"] * fs_hz))
     ramp_after = int(round(p["ramp_after_s"] * fs_hz))
+    if p["refine"] == "cusum":
+        refined = _refine_cusum(coarse, n, p, power, baseline_var, cum, e_on, e_off, scale_on, scale_off,
+                                before, after, ramp_before, ramp_after, min_burst)
+        return Detection(refined, 10 ** centre, 10 ** active, True, 10 ** on_level)
     refined = []
     for i, (a, b) in enumerate(coarse):
         prev_end = refined[-1][1] if refined else 0
@@ -383,6 +472,90 @@ def detect_bursts(x, fs_hz, params=None):
         if off - on >= min_burst:
             refined.append([on, off])
     return Detection(refined, 10 ** centre, 10 ** active, True, 10 ** on_level)
+
+
+def _refine_cusum(coarse, n, p, power, baseline_var, cum, e_on, e_off, scale_on, scale_off,
+                  before, after, ramp_before, ramp_after, min_burst):
+    """Steps 4-6 for every burst: CUSUM change, start-of-rise fit, SNR blend, duration rule.
+
+    Offsets depend only on the coarse bursts, so they are all fitted at once. An onset's
+    search starts no earlier than the previous kept burst's offset: onsets are fitted at once
+    assuming the previous burst is kept, and the rare onset after a dropped burst is fitted
+    again with its true bound. The result is that of fitting the bursts one by one.
+    """
+    if not coarse:
+        return []
+    cap = p["cusum_cap"]
+    burst_power = [(cum[b] - cum[a]) / max(b - a, 1) for a, b in coarse]
+    mids = [(a + b) // 2 for a, b in coarse]
+    # Offsets.
+    off_spans, off_windows, off_ratios = [], [], []
+    for i, (a, b) in enumerate(coarse):
+        next_start = coarse[i + 1][0] if i + 1 < len(coarse) else n
+        lo, hi = max(mids[i], b - after), min(next_start, b + before)
+        var = _local_var(power, b, hi, baseline_var)
+        off_spans.append(hi)
+        off_windows.append(e_off[lo:hi][::-1] / (var * scale_off))
+        off_ratios.append(_design_ratio(burst_power[i] / var, p))
+    ks = _cusum_starts(off_windows, off_ratios, cap)
+    if p["ramp_fit"]:
+        ks = _ramp_after_cusum(off_windows, ks, ramp_before, ramp_after)
+    offs = [None if k is None else hi - k for k, hi in zip(ks, off_spans)]
+    weights = [None] * len(coarse)
+    if p["blend_db"] is not None:
+        for i in range(len(coarse)):
+            snr = 10.0 * np.log10(max(burst_power[i] / baseline_var, 1e-12))
+            weights[i] = float(np.clip((snr - p["blend_db"] + 5.0) / 10.0, 0.0, 1.0))
+
+    def onset_window(i, prev_end):
+        a = coarse[i][0]
+        lo, hi = max(prev_end, a - before), min(mids[i], a + after)
+        var = _local_var(power, lo, a, baseline_var)
+        return lo, e_on[lo:hi] / (var * scale_on), _design_ratio(burst_power[i] / var, p)
+
+    def final(i, on, off):
+        a, b = coarse[i]
+        if weights[i] is not None and on is not None and off is not None:
+            on = int(round(weights[i] * on + (1 - weights[i]) * a))
+            off = int(round(weights[i] * off + (1 - weights[i]) * b))
+        return (a if on is None else on), (b if off is None else off)
+
+    # Onsets, assuming the previous burst is kept with an onset found (its offset bounds the search).
+    assumed_prev = [0] + [final(i, 0, offs[i])[1] for i in range(len(coarse) - 1)]
+    los, windows, ratios = [], [], []
+    for i in range(len(coarse)):
+        lo, z2, ratio = onset_window(i, assumed_prev[i])
+        los.append(lo)
+        windows.append(z2)
+        ratios.append(ratio)
+    ks = _cusum_starts(windows, ratios, cap)
+    if p["ramp_fit"]:
+        ks = _ramp_after_cusum(windows, ks, ramp_before, ramp_after)
+    refined = []
+    for i in range(len(coarse)):
+        prev_end = refined[-1][1] if refined else 0
+        k = ks[i]
+        lo = los[i]
+        if prev_end != assumed_prev[i]:
+            lo, z2, ratio = onset_window(i, prev_end)
+            k = _cusum_start(z2, ratio, cap)
+            if k is not None and p["ramp_fit"]:
+                k = _ramp_start(z2, k, ramp_before, ramp_after)
+        on = None if k is None else lo + k
+        on, off = final(i, on, offs[i])
+        if off - on >= min_burst:
+            refined.append([on, off])
+    return refined
+
+
+def _ramp_after_cusum(windows, ks, before, after):
+    """Start-of-rise fits for the windows whose CUSUM found a change (others keep None)."""
+    todo = [i for i, k in enumerate(ks) if k is not None]
+    fitted = _ramp_starts([windows[i] for i in todo], [ks[i] for i in todo], before, after)
+    out = list(ks)
+    for i, k in zip(todo, fitted):
+        out[i] = k
+    return out
 
 
 def intervals_s(detection, t_s):

@@ -34,7 +34,7 @@ DEFAULT_SETTINGS = {
 ENUMS = {
     "powerline": ("interpolate", "notch", "off"),
     "normalisation": ("peak", "mean", "mvc"),
-    "events_from": (None, "stored", "imu", "footswitch"),
+    "events_from": (None,) + events_mod.SOURCES + ("forceplate+markers",),
     "mains_hz": (None, 50, 60, 50.0, 60.0),
 }
 DETECTOR_ENUMS = {"refine": ("cusum", "step", "none")}
@@ -503,7 +503,9 @@ def analyse(recording, settings=None):
         raise UserError("no EMG channel is mapped to a muscle (unmapped: %s); map them with --map LABEL=SIDE:MUSCLE, "
                         "e.g. %s" % (", ".join(recording.unmapped) or "none",
                                      lines[0] if lines else "--map 'EMG1=right:tibialis_anterior'"))
-    source, ev, ev_warnings = events_mod.choose_events(recording, settings["events_from"])
+    sel = events_mod.select_events(recording, settings["events_from"],
+                                   sorted(set(ch.side for ch in recording.emg)))
+    ev, ev_warnings = sel["events"], list(sel["warnings"])
     warnings = list(recording.warnings)
     strides, gait = {}, {}
     for side in events_mod.SIDES:
@@ -539,10 +541,7 @@ def analyse(recording, settings=None):
         "source": {"kind": recording.kind, "path": recording.path, "time_origin_s": recording.time_origin_s,
                    "meta": recording.meta},
         "settings": _settings_json(settings),
-        "events": {"source": source,
-                   "left": {k: [round(v, 4) for v in vals] for k, vals in ev["left"].items()},
-                   "right": {k: [round(v, 4) for v in vals] for k, vals in ev["right"].items()},
-                   "warnings": ev_warnings},
+        "events": events_mod.events_json(sel, recording, ev_warnings),
         "gait": gait,
         "channels": channels,
         "unmapped_channels": list(recording.unmapped),

@@ -20,8 +20,8 @@ def add_parser(subparsers):
                    help="channel-to-muscle mapping: a pyCGM2 emg.settings (YAML, CHANNELS: {label: {Muscle, Context}}) "
                         "or a CSV label,side,muscle; --map items override it")
     p.add_argument("--plots", metavar="DIR", help="write one PNG per muscle (envelope and activation raster) here")
-    p.add_argument("--events-from", choices=("stored", "imu", "footswitch"),
-                   help="gait event source (default: stored, else IMU, else footswitch)")
+    p.add_argument("--events-from", choices=("stored", "forceplate", "markers", "forceplate+markers", "imu", "footswitch"),
+                   help="gait event source (default: stored, else force plates with markers, markers, force plates, IMU, footswitch)")
     p.add_argument("--events", metavar="FILE.csv", help="gait events CSV (side,foot_strike_s,foot_off_s); "
                    "replaces events stored in the input")
     p.add_argument("--side", help="side (left/right) for channels and events that do not say")
