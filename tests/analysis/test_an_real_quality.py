@@ -334,3 +334,18 @@ def test_issue_file_1_dead_channel_beside_microvolt_numbers_labelled_volts(tmp_p
     for lab, ch in by.items():
         if lab != "L_GL":
             assert ch["quality"]["call"] == base[lab], lab
+
+
+def test_modulated_channels_never_get_a_whole_cycle_claim_from_a_detection_miss():
+    """MOtoNMS (BTS) channels start with 0.17 s of exact zeros (export padding) and one stride:
+    the padding is not signal, and a strongly modulated channel in which the detector finds no
+    burst is 'timing not interpreted', never 'absent'/'continuous'."""
+    path = real("motonms_unipd_walking1.c3d")
+    rec = load_input(path)
+    assert all(ch.padding_s[0] > 0.1 for ch in rec.emg)
+    result = pipeline.analyse(rec)
+    for ch in result["channels"]:
+        for f in ch["comparison"]["flags"]:
+            if f["kind"] in ("absent", "continuous"):
+                assert "normal window" in f["detail"], (ch["label"], f)
+    assert any("export padding" in w for w in result["warnings"])

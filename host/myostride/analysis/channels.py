@@ -15,6 +15,9 @@ from ..errors import UserError
 from ..muscles import GENERIC_LABELS, LABEL_PATTERNS, MUSCLES, check_muscle, check_side
 
 
+PADDING_MIN_S = 0.05  # a constant run this long at a channel's start or end is padding, not signal
+
+
 class EmgInput:
     """One raw EMG channel: samples on the input's own clock, in microvolts when `unit` is "uV".
 
@@ -47,6 +50,28 @@ class EmgInput:
         self.invalid_samples = int(len(finite) - np.count_nonzero(finite))
         if self.invalid_samples:
             self.t_s, self.uv = self.t_s[finite], self.uv[finite]
+        self.padding_s = self._trim_padding()
+
+    def _trim_padding(self):
+        """Drop a constant run (> PADDING_MIN_S) at the start or end: exports pad a channel that
+        started late or stopped early with zeros or its last value; no live converter holds one
+        exact value that long. Left in, the pad would be taken for the quietest rest and wreck
+        the detector's baseline. Returns (seconds dropped at the start, at the end)."""
+        x = self.uv
+        n = len(x)
+        min_run = max(8, int(PADDING_MIN_S * self.fs_hz))
+        if n < 4 * min_run or not np.any(x != x[0]):
+            return (0.0, 0.0)
+        changes = np.flatnonzero(x[1:] != x[:-1])
+        lead = int(changes[0]) + 1
+        trail = n - 1 - int(changes[-1])
+        a = lead if lead >= min_run else 0
+        b = n - trail if trail >= min_run else n
+        if a == 0 and b == n:
+            return (0.0, 0.0)
+        out = (a / self.fs_hz, (n - b) / self.fs_hz)
+        self.t_s, self.uv = self.t_s[a:b], self.uv[a:b]
+        return out
 
 
 class GyroInput:

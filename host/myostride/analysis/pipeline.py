@@ -236,6 +236,8 @@ def channel_quality(ch, cond, call=None):
          "powerline_ratio": round(pl_ratio, 4), "mains_hz": cond.mains_hz,
          "clipping_pct": round(clip_pct, 3), "motion_artifact_ratio": round(ma_ratio, 4),
          "lost_samples": lost, "lead_off": bool(ch.lead_off), "lead_off_s": round(lead_off_s, 3)}
+    pad = getattr(ch, "padding_s", (0.0, 0.0))
+    q["padding_s"] = [round(pad[0], 4), round(pad[1], 4)]
     if not usable:
         q["fix"] = _fix(call["call"], limit_reasons)
     return q, usable, warnings
@@ -427,10 +429,16 @@ def _comparison(ch, usable, q, cond, used_pct, freq):
         return {"interpreted": True, "reason": None, "flags": [flag]}
     flags = normative.compare(freq, ch.muscle)
     whole = [f for f in flags if f["kind"] in WHOLE_CYCLE_KINDS and "normal window" not in f["detail"]]
-    if whole and not q["muscle_shown"]:
+    if whole:
+        # The envelope swings on and off (it was called usable for that), yet the detector found
+        # activity nowhere (or everywhere) in the strides: a detection failure, not a muscle that is
+        # silent or always on. Those claims belong to unmodulated channels (s.6.2) only.
         flags = [f for f in flags if f not in whole]
-        return {"interpreted": bool(flags), "flags": flags,
-                "reason": None if flags else "whole-cycle finding withheld: the channel is not shown to record a muscle"}
+        return {"interpreted": False, "flags": [],
+                "reason": "timing not interpreted: the envelope is modulated (%.1fx beyond noise) but bursts were "
+                          "found %s in the strides; check the detection on the plot"
+                          % (q["features"]["modulation_ratio"],
+                             "nowhere" if whole[0]["kind"] == "absent" else "throughout")}
     return {"interpreted": True, "reason": None, "flags": flags}
 
 
@@ -531,6 +539,12 @@ def analyse(recording, settings=None):
                                               other_strides=other)
         channels.append(result)
         warnings += ch_warnings
+    padded = [ch.label for ch in recording.emg if any(getattr(ch, "padding_s", (0.0, 0.0)))]
+    if padded:
+        warnings.append("%d channel(s) start or end with one constant value held over 50 ms (export padding, e.g. "
+                        "%s: %.3g s at the start, %.3g s at the end); those samples are not analysed as signal: %s"
+                        % ((len(padded), padded[0]) + tuple(next(ch.padding_s for ch in recording.emg
+                                                                  if ch.label == padded[0])) + (", ".join(padded),)))
     unmapped_emg = list(getattr(recording, "unmapped_emg", []))
     calls_unmapped = [{"label": c["label"], "call": c["call"], "reasons": c["reasons"]}
                       for c in (_calls(unmapped_emg, [condition_channel(ch, settings) for ch in unmapped_emg])
