@@ -78,7 +78,59 @@ LABEL_PATTERNS = (
     ("ADDLONG", "adductor_longus"),
     ("TFL", "tensor_fasciae_latae"),
     ("FL", "tensor_fasciae_latae"),
+    # Full names and vendor spellings (BTS, Noraxon, Delsys EMGworks, MOtoNMS).
+    ("TIBIALISANT", "tibialis_anterior"),
+    ("ANTTIB", "tibialis_anterior"),
+    ("TI", "tibialis_anterior"),
+    ("PERONEUSLONGUS", "peroneus_longus"),
+    ("PE", "peroneus_longus"),
+    ("FIBULARISLONGUS", "peroneus_longus"),
+    ("SOL", "soleus"),
+    ("BICEPSFEMORISCAPUTLONGUS", "biceps_femoris"),
+    ("BICEPSFEMORISLONGHEAD", "biceps_femoris"),
+    ("BICEPSFEMORISLONGUS", "biceps_femoris"),
+    ("LATHAMS", "biceps_femoris"),
+    ("SEMITEN", "semitendinosus"),
+    ("SEMITENDINEUS", "semitendinosus"),
+    ("MEDHAMS", "semitendinosus"),
+    ("MEDIALHAMSTRINGS", "semitendinosus"),
+    ("TENSORFASCIAELATAE", "tensor_fasciae_latae"),
+    ("TENSORFASCIAELATA", "tensor_fasciae_latae"),
+    ("GLUTMAX", "gluteus_maximus"),
+    ("GLUMAX", "gluteus_maximus"),
+    ("GLUMED", "gluteus_medius"),
+    ("ADDLON", "adductor_longus"),
+    ("RECTFEM", "rectus_femoris"),
+    ("SEMITE", "semitendinosus"),
+    ("VASTLAT", "vastus_lateralis"),
+    ("VASTMED", "vastus_medialis"),
+    ("GASTROCNEMIUSLATERALIS", "gastrocnemius_lateralis"),
+    ("GASTROCLAT", "gastrocnemius_lateralis"),
+    # Generic labels (one electrode for a muscle group): read as the muscle named in GENERIC_LABELS.
+    ("GASTROC", "gastrocnemius_medialis"),
+    ("GASTRO", "gastrocnemius_medialis"),
+    ("GASTROCNEMIUS", "gastrocnemius_medialis"),
+    ("GA", "gastrocnemius_medialis"),
+    ("CALF", "gastrocnemius_medialis"),
+    ("QUADS", "vastus_lateralis"),
+    ("QUADRICEPS", "vastus_lateralis"),
+    ("HAMS", "semitendinosus"),
+    ("HAMSTRINGS", "semitendinosus"),
 )
+
+# Group labels read as one muscle of the group; the analysis says so (normal windows differ
+# little within these groups, but the user should --map the exact muscle when known).
+GENERIC_LABELS = {
+    "GASTROC": "gastrocnemius read as its medial head (SENIAM's site)",
+    "GASTRO": "gastrocnemius read as its medial head (SENIAM's site)",
+    "GASTROCNEMIUS": "gastrocnemius read as its medial head (SENIAM's site)",
+    "GA": "gastrocnemius read as its medial head (SENIAM's site)",
+    "CALF": "calf read as the medial gastrocnemius",
+    "QUADS": "quadriceps read as vastus lateralis (the vasti's loading-response window)",
+    "QUADRICEPS": "quadriceps read as vastus lateralis (the vasti's loading-response window)",
+    "HAMS": "hamstrings read as semitendinosus (medial hamstrings)",
+    "HAMSTRINGS": "hamstrings read as semitendinosus (medial hamstrings)",
+}
 
 
 def check_muscle(name):

@@ -5,7 +5,8 @@ import pytest
 from scipy import signal
 
 from myostride.analysis import emgproc, onset
-from myostride.analysis.channels import EmgInput, Recording, assign_muscles, parse_map, recognise_label, scale_to_uv
+from myostride.analysis.channels import EmgInput, Recording, assign_muscles, parse_map, recognise_label
+from myostride.analysis.units import unit_factor
 from myostride.errors import UserError
 
 
@@ -43,11 +44,9 @@ def test_assign_reports_unmapped_and_prefers_map():
     assert rec.unmapped == ["EMG7"]
 
 
-def test_scale_to_uv_units():
-    assert scale_to_uv([1e-6], "V")[0][0] == pytest.approx(1.0)
-    assert scale_to_uv([0.5], "mV")[0][0] == pytest.approx(500.0)
-    values, note = scale_to_uv([3.0], "counts")
-    assert values[0] == 3.0 and "not recognised" in note
+def test_unit_factors():
+    assert unit_factor("V") == 1e6 and unit_factor("mV") == 1e3 and unit_factor("\u00b5V") == 1.0
+    assert unit_factor("counts") is None and unit_factor("") is None
 
 
 def _emg_like(n, fs, rng):

@@ -60,16 +60,32 @@ def test_c3d_without_emg(tmp_path, capsys):
     assert_one_line_error(*run_cli(["analyze", path], capsys), "no EMG channels", "--map")
 
 
-def test_c3d_rate_below_1000(tmp_path, capsys):
+def test_c3d_at_500_hz_is_analysed_with_the_band_clipped(tmp_path, capsys):
+    """Issue 11: any rate that supports the band is accepted; the upper edge is clipped and said."""
     path = write_c3d(tmp_path / "r.c3d", ["L_TA"], 500)
-    assert_one_line_error(*run_cli(["analyze", path], capsys), "500 Hz", "1000 Hz")
+    out = tmp_path / "r.json"
+    assert main(["analyze", path, "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert any("clipped from 450 to 225 Hz" in w for w in result["warnings"]), result["warnings"]
 
 
-def test_csv_rate_below_1000(tmp_path, capsys):
+def test_c3d_raw_emg_at_a_rate_too_low_for_the_band(tmp_path, capsys):
+    path = write_c3d(tmp_path / "r.c3d", ["L_TA"], 100)
+    assert_one_line_error(*run_cli(["analyze", path], capsys), "100 Hz", "pre-processed")
+
+
+def test_csv_rate_too_low_for_raw_emg(tmp_path, capsys):
     path = tmp_path / "slow.csv"
-    t = np.arange(2000) / 500.0
-    np.savetxt(path, np.column_stack([t, np.sin(t)]), delimiter=",", header="time,TA", comments="")
-    assert_one_line_error(*run_cli(["analyze", str(path), "--side", "left"], capsys), "500 Hz")
+    t = np.arange(2000) / 100.0
+    np.savetxt(path, np.column_stack([t, np.sin(7 * t)]), delimiter=",", header="time,TA", comments="")
+    assert_one_line_error(*run_cli(["analyze", str(path), "--side", "left", "--events", str(_events_csv(tmp_path))],
+                                   capsys), "100 Hz")
+
+
+def _events_csv(tmp_path):
+    p = tmp_path / "ev.csv"
+    p.write_text("side,foot_strike_s,foot_off_s\nleft,1.0,1.6\nleft,2.0,2.6\nleft,3.0,3.6\n")
+    return p
 
 
 def test_no_events_and_no_imu(tmp_path, capsys):

@@ -9,14 +9,21 @@ the per-muscle figure the report embeds.
 import os
 
 from ..errors import UserError
-from .channels import assign_muscles, parse_map
+from .channels import assign_muscles, parse_map, read_map_file
 
 
-def load_input(path, maps=(), side=None, gyro=None, units=None, events_csv=None):
-    """Recording for a session directory, .c3d or .csv, with channels mapped and events attached."""
+def load_input(path, maps=(), side=None, gyro=None, units=None, events_csv=None, map_file=None):
+    """Recording for a session directory, .c3d or .csv, with channels mapped and events attached.
+
+    map_file: a pyCGM2-style emg.settings (YAML) or label,side,muscle CSV; --map items win."""
     from . import inputs_csv
+    from .units import unit_factor
 
-    mapping = parse_map(maps)
+    if units is not None and unit_factor(units) is None:
+        raise UserError("unknown --emg-units %r; use V, mV or uV" % units)
+    file_items = read_map_file(map_file) if map_file else []
+    mapping = parse_map(file_items)
+    mapping.update(parse_map(maps))
     if os.path.isdir(path):
         from .inputs_session import load_session_dir
         rec = load_session_dir(path)
@@ -28,7 +35,7 @@ def load_input(path, maps=(), side=None, gyro=None, units=None, events_csv=None)
             from .inputs_c3d import load_c3d
             rec = load_c3d(path, mapping, gyro, units)
         elif ext == ".csv":
-            rec = inputs_csv.load_emg_csv(path, units or "uV")
+            rec = inputs_csv.load_emg_csv(path, units)
             sibling = events_csv or inputs_csv.sibling_events_csv(path)
             if sibling and not events_csv:
                 rec.warnings.append("events read from %s" % os.path.basename(sibling))

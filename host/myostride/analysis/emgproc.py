@@ -7,6 +7,8 @@ a notch is available as an option), rectification, linear envelope, moving RMS a
 normalisation.
 """
 
+import functools
+
 import numpy as np
 from scipy import fft as sfft
 from scipy import signal
@@ -17,6 +19,18 @@ MAINS_CANDIDATES_HZ = (50.0, 60.0)
 MAINS_HALF_WIDTH_HZ = 1.0
 MAINS_NEIGHBOUR_HZ = 2.0
 MIN_SEGMENT_S = 0.25
+
+
+@functools.lru_cache(maxsize=256)
+def _sos_cached(order, wn, btype, fs_hz):
+    return signal.butter(order, wn, btype=btype, fs=fs_hz, output="sos")
+
+
+def butter_sos(order, wn_hz, btype, fs_hz):
+    """Butterworth second-order sections, designed once per (order, edges, type, rate): the design
+    (zpk2sos) costs more than filtering a few seconds of signal, and every channel reuses it."""
+    wn = tuple(float(w) for w in wn_hz) if np.ndim(wn_hz) else float(wn_hz)
+    return _sos_cached(int(order), wn, btype, float(fs_hz)).copy()  # scipy's filters want a writable array
 
 
 def band_edges_hz(fs_hz, band_hz=DEFAULT_BAND_HZ):
@@ -30,7 +44,7 @@ def band_edges_hz(fs_hz, band_hz=DEFAULT_BAND_HZ):
 def bandpass(x, fs_hz, band_hz=DEFAULT_BAND_HZ, order=4):
     """Zero-phase Butterworth band-pass (order per edge, run forward and back)."""
     low, high = band_edges_hz(fs_hz, band_hz)
-    sos = signal.butter(order, (low, high), btype="bandpass", fs=fs_hz, output="sos")
+    sos = butter_sos(order, (low, high), "bandpass", fs_hz)
     return signal.sosfiltfilt(sos, x, padlen=min(len(x) - 1, 3 * (2 * len(sos) + 1) * 10))
 
 
@@ -122,7 +136,7 @@ def condition(x, fs_hz, band_hz=DEFAULT_BAND_HZ, mains_hz=None, powerline="inter
 
 def linear_envelope(x, fs_hz, cutoff_hz=ENVELOPE_CUTOFF_HZ, order=4):
     """Full-wave rectification then zero-phase low-pass: the classic gait EMG envelope."""
-    sos = signal.butter(order, cutoff_hz, btype="lowpass", fs=fs_hz, output="sos")
+    sos = butter_sos(order, cutoff_hz, "lowpass", fs_hz)
     env = signal.sosfiltfilt(sos, np.abs(x), padlen=min(len(x) - 1, 3 * (2 * len(sos) + 1) * 50))
     return np.maximum(env, 0.0)
 

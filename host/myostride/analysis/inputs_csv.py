@@ -12,12 +12,12 @@ import os
 import numpy as np
 
 from ..errors import UserError
-from .channels import EmgInput, Recording, scale_to_uv
+from . import quality, units as units_mod
+from .channels import EmgInput, Recording
 
 TIME_COLUMNS = ("time", "time_s", "t", "t_s", "seconds")
 STRIKE_COLUMNS = ("foot_strike_s", "foot_strike", "touchdown_s", "touchdown", "heel_strike_s", "fs_s", "ic_s")
 OFF_COLUMNS = ("foot_off_s", "foot_off", "liftoff_s", "liftoff", "toe_off_s", "fo_s", "tc_s")
-MIN_EMG_HZ = 1000.0
 
 
 def _header(path):
@@ -28,8 +28,11 @@ def _header(path):
     return [c.strip() for c in row]
 
 
-def load_emg_csv(path, units="uV"):
-    """Recording (kind "csv") with one EmgInput per non-time column."""
+def load_emg_csv(path, units=None):
+    """Recording (kind "csv") with one EmgInput per non-time column.
+
+    units: --emg-units (used as given); without it the numbers are taken as microvolts when
+    plausible, else the unit is inferred like a C3D's (units.py) and said in a warning."""
     if not os.path.isfile(path):
         raise UserError("no such file: %s; give the path of a .c3d file, a .csv file or a session directory" % path)
     cols = _header(path)
@@ -49,18 +52,25 @@ def load_emg_csv(path, units="uV"):
         raise UserError("%s: the time column is not strictly increasing (row %d); sort or fix the export"
                         % (path, int(np.flatnonzero(dt <= 0)[0]) + 2))
     fs_hz = 1.0 / float(np.median(dt))
-    if fs_hz < MIN_EMG_HZ - 1e-6 * MIN_EMG_HZ:
-        raise UserError("%s is sampled at %.0f Hz; surface EMG needs at least %g Hz (export at the acquisition rate)"
-                        % (path, fs_hz, MIN_EMG_HZ))
     rec = Recording("csv", path, time_origin_s=float(t_s[0]))
     rec.meta = {"rate_hz": fs_hz}
-    for j, name in enumerate(cols):
-        if j == tcol:
-            continue
-        uv, note = scale_to_uv(data[:, j], units)
-        rec.emg.append(EmgInput(name, fs_hz, t_s, uv, units_note=note + " (from --emg-units)"))
-    if not rec.emg:
+    cols_idx = [j for j in range(len(cols)) if j != tcol]
+    if not cols_idx:
         raise UserError("%s has a time column but no channel columns" % path)
+    if units and units_mod.unit_factor(units) is None:
+        raise UserError("unknown --emg-units %r; use V, mV or uV" % units)
+    finite = [data[:, j][np.isfinite(data[:, j])] for j in cols_idx]
+    pre = [quality.is_preprocessed(x) for x in finite]
+    decisions = units_mod.decide(finite, ["uV"] * len(cols_idx), fs_hz, override=units, preprocessed=pre)
+    for j, p, dec in zip(cols_idx, pre, decisions):
+        if not units:
+            dec = dict(dec, why=dec["why"].replace("file says uV", "CSV taken as uV"))
+        factor = dec["factor_to_uv"]
+        values = data[:, j] * factor if factor is not None else data[:, j]
+        rec.emg.append(EmgInput(cols[j], fs_hz, t_s, values, units_note=dec["why"],
+                                unit="uV" if factor is not None else dec["unit"], unit_decision=dec, preprocessed=p))
+        if dec["how"] == "inferred":
+            rec.warnings.append("EMG units (%s): %s" % (cols[j], dec["why"]))
     return rec
 
 

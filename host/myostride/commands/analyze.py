@@ -16,6 +16,9 @@ def add_parser(subparsers):
     p.add_argument("--json", metavar="OUT.json", help="write the analysis JSON here")
     p.add_argument("--map", action="append", default=[], metavar="LABEL=SIDE:MUSCLE",
                    help="map an input channel to a muscle (repeatable), e.g. 'Sensor 1.IM EMG1=right:soleus'")
+    p.add_argument("--map-file", metavar="FILE",
+                   help="channel-to-muscle mapping: a pyCGM2 emg.settings (YAML, CHANNELS: {label: {Muscle, Context}}) "
+                        "or a CSV label,side,muscle; --map items override it")
     p.add_argument("--plots", metavar="DIR", help="write one PNG per muscle (envelope and activation raster) here")
     p.add_argument("--events-from", choices=("stored", "forceplate", "markers", "forceplate+markers", "imu", "footswitch"),
                    help="gait event source (default: stored, else force plates with markers, markers, force plates, IMU, footswitch)")
@@ -24,8 +27,9 @@ def add_parser(subparsers):
     p.add_argument("--side", help="side (left/right) for channels and events that do not say")
     p.add_argument("--gyro", action="append", default=[], metavar="SIDE=LABEL",
                    help="C3D: the shank gyroscope channel (or channel-name prefix) for a side")
-    p.add_argument("--emg-units", metavar="UNIT", help="unit of the EMG values: V, mV or uV (CSV default uV; "
-                   "C3D default: the file's ANALOG:UNITS)")
+    p.add_argument("--emg-units", metavar="UNIT", help="unit of the EMG values: V, mV or uV (default: the file's "
+                   "ANALOG:UNITS, CSV uV, when amplitudes are plausible for surface EMG, else inferred from the data "
+                   "and said in the warnings)")
     p.add_argument("--normalise", choices=("peak", "mean", "mvc"), default="peak",
                    help="envelope amplitude normalisation (default: peak of the mean cycle)")
     p.add_argument("--mvc", action="append", default=[], metavar="LABEL=UV",
@@ -72,10 +76,13 @@ def run(args):
     from ..analysis import load_input, pipeline  # scipy: import only when analysing
 
     recording = load_input(args.input, maps=args.map, side=side, gyro=gyro, units=args.emg_units,
-                           events_csv=args.events)
-    settings = pipeline.settings_with(
-        band_hz=list(args.band) if args.band else None, powerline=args.powerline, mains_hz=args.mains,
-        normalisation=args.normalise, mvc_uv=mvc, events_from=args.events_from)
+                           events_csv=args.events, map_file=args.map_file)
+    try:
+        settings = pipeline.settings_with(
+            band_hz=list(args.band) if args.band else None, powerline=args.powerline, mains_hz=args.mains,
+            normalisation=args.normalise, mvc_uv=mvc, events_from=args.events_from)
+    except ValueError as exc:
+        raise UserError("bad analysis setting: %s" % exc)
     result = pipeline.analyse(recording, settings)
     if args.json:
         _write_json(args.json, result)
@@ -103,10 +110,13 @@ def _print_summary(result, json_path):
                                                       result["gait"]["right"]["strides"]))
     for ch in result["channels"]:
         flags = ", ".join(f["kind"] for f in ch["comparison"]["flags"]) or (ch["comparison"]["reason"] or "")
-        print("  %-20s %-5s %-24s strides %2d used, %2d excluded  %s"
-              % (ch["label"][:20], ch["side"], ch["muscle"], ch["strides_used"], ch["strides_excluded"], flags))
+        print("  %-20s %-5s %-24s %-13s strides %2d used, %2d excluded  %s"
+              % (ch["label"][:20], ch["side"], ch["muscle"], ch["quality"].get("call", ""), ch["strides_used"],
+                 ch["strides_excluded"], flags))
     if result["unmapped_channels"]:
-        print("unmapped channels (not analysed; use --map): %s" % ", ".join(result["unmapped_channels"]))
+        print("unmapped channels (not analysed); map them with:")
+        for line in result.get("unmapped_map_lines") or result["unmapped_channels"]:
+            print("  %s" % line)
     for w in result["warnings"] + ev["warnings"]:
         print("warning: %s" % w)
     if json_path:

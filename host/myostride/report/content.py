@@ -24,7 +24,7 @@ def report_sections(summary, analysis, figure_maker=None):
         _activities(summary),
         _muscles(summary),
         _figures(summary, analysis, figure_maker),
-        _findings(summary),
+        _findings(summary, analysis),
         _interpretation(summary),
         _coding(summary),
         _payer(summary),
@@ -255,9 +255,31 @@ def _figures(summary, analysis, figure_maker):
     return {"title": "Per-muscle activation over the gait cycle", "blocks": blocks}
 
 
-def _findings(summary):
+def _findings(summary, analysis=None):
+    """Technical section, apart from the clinical findings: channels without usable signal (why,
+    fix), how the EMG unit was decided, side/label warnings (analysis "technical" block), then
+    the summary's technical findings."""
     items = summary.get("technical_findings") or []
-    return {"title": "Technical findings", "blocks": [("list", items or ["No technical problems found."])]}
+    tech = (analysis or {}).get("technical") or {}
+    blocks = []
+    failed = tech.get("channels_without_usable_signal") or []
+    if failed:
+        blocks.append(("para", "Channels without usable signal (no clinical finding is drawn from them):"))
+        blocks.append(("table", ["Channel", "Call", "Why", "Fix"],
+                       [[f["label"], f["call"], f["why"], f["fix"]] for f in failed]))
+    units = tech.get("units") or []
+    if units:
+        blocks.append(("para", "EMG units:"))
+        blocks.append(("list", ["%s: %s (%s; file says %r): %s" % (", ".join(u["channels"][:6]) +
+                                                                  (", ..." if len(u["channels"]) > 6 else ""),
+                                                                  u["unit"], u["how"], u.get("declared"), u["why"])
+                                for u in units]))
+    side = tech.get("side_label_warnings") or []
+    if side:
+        blocks.append(("para", "Side or label warnings:"))
+        blocks.append(("list", [w["detail"] for w in side]))
+    blocks.append(("list", items or ["No technical problems found."]))
+    return {"title": "Technical findings", "blocks": blocks}
 
 
 def _interpretation(summary):
