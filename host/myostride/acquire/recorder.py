@@ -12,7 +12,6 @@ are asked for like any other loss.
 
 import asyncio
 import random
-import struct
 import uuid
 from pathlib import Path
 
@@ -31,7 +30,6 @@ from .mapping import parse_mapping
 from .scanner import backend_classes, scan
 from .sync import OnlineClock
 
-_HDR = struct.Struct("<BBBBIQ")
 
 DEFAULT_CONFIG = {"emg_hz": 2000, "highpass_hz": 20, "powerline_hz": 0, "imu_hz": 100}
 ALLOWED_EMG_HZ = (1000, 1926, 2000)
@@ -216,12 +214,10 @@ class Recorder:
         if st is None:
             return
         try:
-            codec.check_frame(frame)
+            ftype, _nid, enc, count, seq, _t0 = codec.check_frame(frame)
         except codec.WireError:
             return  # logged; the loader reports it; the seq will be asked for again
-        vt, _nid, enc, count, seq, _t0 = _HDR.unpack_from(frame, 0)
         how = st.tracker.add(seq, t_us / 1e6)
-        ftype = vt & 0x0F
         if ftype == codec.T_EMG:
             ch = (enc >> 4) + 1
             codes = np.frombuffer(frame, dtype="<i2", count=count * ch, offset=codec.HEADER_SIZE)
