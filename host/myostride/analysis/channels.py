@@ -80,11 +80,6 @@ class Recording:
         self.meta = {}
 
 
-def normalise_label(label):
-    """Upper-case with every non-alphanumeric character removed ("Tib. Ant" -> "TIBANT")."""
-    return re.sub(r"[^A-Z0-9]", "", label.upper())
-
-
 _SIDE_WORDS = (("LEFT", "left"), ("RIGHT", "right"), ("L", "left"), ("R", "right"))
 _PATTERNS = dict(LABEL_PATTERNS)
 
