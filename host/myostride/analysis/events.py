@@ -175,7 +175,9 @@ def gait_summary(strides):
                 "cadence_steps_per_min": None}
     dur = np.array([b - a for a, b, _ in good])
     stance = np.array([100.0 * (off - a) / (b - a) for a, b, off in good])
-    sd = (lambda v: float(np.std(v, ddof=1)) if len(v) > 1 else 0.0)
+    def sd(v):
+        return float(np.std(v, ddof=1)) if len(v) > 1 else 0.0
+
     return {"strides": len(good),
             "stride_time_s": {"mean": round(float(dur.mean()), 4), "sd": round(sd(dur), 4)},
             "stance_pct": {"mean": round(float(stance.mean()), 2), "sd": round(sd(stance), 2)},
