@@ -16,9 +16,8 @@ drifting node clock shifts timing exactly as a real crystal would.
 import numpy as np
 import scipy.signal as ss
 
-from myostride.muscles import SIDES, check_muscle
-
 from .patient import GAIT_MUSCLES, PEAK_RMS_UV, SPECTRUM_HZ, Patient
+from .physiology import SIDES, check_muscle
 
 RISE_S = 0.020  # activation rise (raised cosine) after the true onset, seconds
 FALL_S = 0.025  # activation fall (raised cosine) before the true offset

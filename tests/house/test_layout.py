@@ -55,3 +55,10 @@ def test_wire_vocabulary_is_defined_once_in_the_codec():
         assert "BBBBIQ" not in text, "%s defines its own frame header struct" % p
         assert "^ 0x1021" not in text, "%s builds its own CRC table" % p
     assert (ROOT / "protocol" / "myowire" / "codec.py").read_text().count("^ 0x1021") == 1
+
+
+def test_the_simulator_imports_nothing_from_the_host():
+    """simulators/ depends on nothing in host/: it has its own physiology and vocabulary."""
+    for path in sorted((ROOT / "simulators").rglob("*.py")):
+        bad = [n for n in imported_modules(path, "myosim") if n == "myostride" or n.startswith("myostride.")]
+        assert not bad, "%s imports %s" % (path.relative_to(ROOT), bad)
