@@ -129,6 +129,7 @@ def _stop_world(world, scenario):
 
 
 def _record(session_dir, scenario, world, args, console):
+    from ..acquire.backends import resolve_backend
     from ..acquire.recorder import Recorder
 
     mapping = ["%d=%s:%s" % (n["node_id"], n["side"], n["muscle"]) for n in scenario.truth["nodes"]]
@@ -138,7 +139,7 @@ def _record(session_dir, scenario, world, args, console):
         from ..acquire.live import LiveDisplay
 
         display = LiveDisplay(console=console)
-    rec = Recorder(session_dir, mapping, args.seconds, backend="sim", world=str(world.world_json),
+    rec = Recorder(session_dir, mapping, args.seconds, backend=resolve_backend("sim", world=world.world_json),
                    progress=display.update if display else None)
 
     async def go():
