@@ -6,6 +6,7 @@ first video frame is F (0-based, at the POINT rate) is at F / point_rate + i / a
 
 import os
 import re
+import struct
 
 import numpy as np
 
@@ -73,6 +74,23 @@ def read_events(params):
     return events
 
 
+def _check_complete(path, c3d):
+    """Refuse a file cut short: ezc3d reads what is there and quietly lowers its header's last
+    frame, so compare with the frame range the file's own header promises (bytes 6-9)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(10)
+        first, last = struct.unpack_from("<HH", head, 6)
+    except (OSError, struct.error):
+        return
+    h = c3d["header"]["points"]
+    if first - 1 != int(h["first_frame"]) or last < first:
+        return  # another byte order or a >65535-frame file: the header words cannot be compared
+    if last - 1 > int(h["last_frame"]):
+        raise UserError("%s is truncated: its header promises frames %d-%d but the file ends at frame %d; "
+                        "copy or export the trial again" % (path, first, last, int(h["last_frame"]) + 1))
+
+
 def load_c3d(path, mapping=None, gyro_labels=None, units=None):
     """Recording from a C3D file. `mapping` is the parsed --map (used to know which channels are EMG).
 
@@ -90,6 +108,7 @@ def load_c3d(path, mapping=None, gyro_labels=None, units=None):
     except Exception as exc:  # ezc3d raises RuntimeError/IOError with C++ text
         raise UserError("cannot read %s as C3D (%s); check that the file is a complete C3D export"
                         % (path, str(exc).splitlines()[0] if str(exc) else type(exc).__name__))
+    _check_complete(path, c3d)
     params = c3d["parameters"]
     labels = [str(x) for x in _param(params, "ANALOG", "LABELS", [])]
     analogs = c3d["data"]["analogs"]
