@@ -139,10 +139,10 @@ def main():
           % (statistics.median(window_lat), q[0], q[-1], len(window_lat), spread(lat_med)))
     print("page frames/s: %s (goal >= 30)" % spread(fps))
     b = [x[0] for x, _ in base]
-    l = [x[0] for x, _ in loaded]
-    print("server CPU %% of one core, page open: %s (goal < 15)" % spread(l))
+    page_open = [x[0] for x, _ in loaded]
+    print("server CPU %% of one core, page open: %s (goal < 15)" % spread(page_open))
     print("server CPU %% of one core, no page (baseline, same run): %s; ratio open/baseline %.2f"
-          % (spread(b), statistics.median(l) / max(0.01, statistics.median(b))))
+          % (spread(b), statistics.median(page_open) / max(0.01, statistics.median(b))))
     print("recorder child CPU %% of one core (for scale, all windows): %s" % spread([x[1] for x, _ in base + loaded]))
 
 

@@ -31,7 +31,7 @@ for sub in ("host", "protocol", "simulators", "tests/host_acq"):
 from myostride.acquire import logscan  # noqa: E402
 from myostride.session import load_session, rebuild_session  # noqa: E402
 from myowire import codec  # noqa: E402
-from simworld import child_pids, mapping_for, small_world  # noqa: E402
+from simworld import mapping_for, small_world  # noqa: E402
 
 ENV = dict(os.environ, PYTHONPATH=os.pathsep.join(str(REPO / s) for s in ("host", "protocol", "simulators")))
 

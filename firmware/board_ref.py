@@ -58,8 +58,6 @@ class RefBoard(Board):
         led = spec.get("led")
         self._led = machine.Pin(led["pin"], machine.Pin.OUT, value=0) if led else None
         self._led_on = 1 if not led or led.get("active_high", True) else 0
-        btn = spec.get("button")
-        self._button = machine.Pin(btn["pin"], machine.Pin.IN, machine.Pin.PULL_UP) if btn else None
         fsw = spec.get("footswitch")
         self._foot_pins = []
         if fsw:
@@ -181,9 +179,6 @@ class RefBoard(Board):
         if self._bat is None:
             return 0
         return int(self._bat.read_uv() * self._bat_div) // 1000
-
-    def button_pressed(self):
-        return self._button is not None and self._button.value() == 0
 
     def identify(self, seconds):
         self.identify_until_ms = time.ticks_add(time.ticks_ms(), seconds * 1000)

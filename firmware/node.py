@@ -26,7 +26,7 @@ import status
 from clock import Clock
 from commands import Commands
 from filters import FilterChain, full_scale_count
-from framestore import for_board
+from framestore import STORE_SECONDS, for_board
 from packetizer import Packetizer, SampleClock, imu_samples_for_mtu
 from ring import Ring
 from version import FIRMWARE_VERSION
@@ -38,7 +38,6 @@ IDLE_NODE_MS = 10
 # that while a link is up (same CPU as its sleep_ms). ESP32/STM32: sleep_ms wakes
 # at once for a soft IRQ, so the board's own idle is already prompt there.
 IDLE_SLICE_US = 150 if sys.platform in ("linux", "darwin") else 0
-from framestore import STORE_SECONDS
 _EMG_RING = 2048  # ~1 s at 2 kHz between main-loop passes before overrun
 _IMU_RING = 256
 _MAX_PENDING_CMDS = 8

@@ -18,24 +18,9 @@ from framestore import copy_bytes
 _HDR = const(16)
 
 
-def _crc_table():
-    t = bytearray(512)
-    for i in range(256):
-        c = i << 8
-        for _ in range(8):
-            c = ((c << 1) ^ 0x1021) if c & 0x8000 else (c << 1)
-        c &= 0xFFFF
-        t[2 * i] = c & 0xFF
-        t[2 * i + 1] = c >> 8
-    return t
-
-
-_TABLE = _crc_table()
-
-
 @micropython.viper
 def _seal(buf, off: int, n: int, table) -> int:
-    """Write the CRC-16/CCITT-FALSE of buf[off:off+n] at buf[off+n]; returns n + 2."""
+    """Write the CRC-16/CCITT-FALSE of buf[off:off+n] at buf[off+n] (table: codec.CRC_TABLE); returns n + 2."""
     p = ptr8(buf)
     t = ptr16(table)
     crc = 0xFFFF
@@ -139,7 +124,7 @@ class Packetizer:
         buf = st.wbuf
         _header(buf, off, vt, self.node_id, enc, n, st.next_seq, t.s, t.us)
         copy_bytes(stage, 0, buf, off + _HDR, nbytes)
-        _seal(buf, off, _HDR + nbytes, _TABLE)
+        _seal(buf, off, _HDR + nbytes, codec.CRC_TABLE)
         return st.commit(length)
 
     def put_frame(self, frame):

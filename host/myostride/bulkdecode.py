@@ -28,20 +28,23 @@ from myowire import codec
 _CHUNK_FRAMES = 16384  # frames per vectorised step: bounds temporary memory (~10 MB)
 
 
+_BYTE_TABLE = np.array(codec.CRC_TABLE, dtype=np.uint16)
+
+
 def _crc_word_table():
-    """CRC-16/CCITT-FALSE state after feeding 16 zero bits from state x, for all x.
+    """CRC-16/CCITT-FALSE state after feeding 16 zero bits from state x, for all x
+    (two zero bytes through the codec's byte table).
 
     The CRC is linear, so feeding the big-endian word w from state c gives
     table[c ^ w]: two bytes per table lookup.
     """
     c = np.arange(65536, dtype=np.uint32)
-    for _ in range(16):
-        c = np.where(c & 0x8000, (c << 1) ^ 0x1021, c << 1) & 0xFFFF
+    for _ in range(2):
+        c = ((c << 8) & 0xFFFF) ^ _BYTE_TABLE[c >> 8]
     return c.astype(np.uint16)
 
 
 _WORD_TABLE = _crc_word_table()
-_BYTE_TABLE = np.array(codec._TABLE, dtype=np.uint16)
 
 
 class EmgBatch:

@@ -31,6 +31,9 @@ DERIVED_WINDOWS = ("gastrocnemius_lateralis", "peroneus_longus", "tensor_fasciae
 
 MUSCLES = tuple(NORMAL_WINDOWS_PCT)
 
+# Muscles on the shank: a sensor there also carries the gyroscope gait events come from.
+SHANK_MUSCLES = ("tibialis_anterior", "gastrocnemius_medialis", "gastrocnemius_lateralis", "soleus", "peroneus_longus")
+
 DISPLAY_NAMES = {m: m.replace("_", " ").capitalize() for m in MUSCLES}
 
 # Label fragments seen in gait-lab files (upper-cased, separators removed) -> muscle.

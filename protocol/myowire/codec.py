@@ -24,6 +24,7 @@ f-strings with format specs MicroPython lacks) so that `micropython` and
 
 import struct
 import sys
+from array import array
 
 try:
     from micropython import const
@@ -152,7 +153,7 @@ class WireError(ValueError):
 # ---------------------------------------------------------------- CRC-16
 
 def _make_table():
-    t = []
+    t = array("H")
     for i in range(256):
         c = i << 8
         for _ in range(8):
@@ -161,12 +162,14 @@ def _make_table():
     return t
 
 
-_TABLE = _make_table()
+# The one CRC-16 table (256 u16, native order so viper's ptr16 reads it): the codec,
+# the firmware's packetizer and the host's bulk decoder all use this one.
+CRC_TABLE = _make_table()
 
 
 def crc16_py(data, crc=0xFFFF):
     """CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF): reference implementation."""
-    t = _TABLE
+    t = CRC_TABLE
     for b in data:
         crc = ((crc << 8) & 0xFFFF) ^ t[((crc >> 8) ^ b) & 0xFF]
     return crc
@@ -176,14 +179,11 @@ crc16 = crc16_py
 if sys.implementation.name == "micropython":
     try:
         import micropython
-        from array import array
-
-        _TABLE16 = array("H", _TABLE)
 
         @micropython.viper
         def _crc16_viper(data, n: int, crc: int) -> int:
             p = ptr8(data)
-            t = ptr16(_TABLE16)
+            t = ptr16(CRC_TABLE)
             i = 0
             while i < n:
                 crc = ((crc << 8) & 0xFFFF) ^ t[((crc >> 8) ^ p[i]) & 0xFF]
@@ -498,6 +498,13 @@ def seq_diff(a, b):
 
 
 # ---------------------------------------------------------------- decoding
+
+def header_fields(frame):
+    """(ftype, node_id, encoding, count, seq, t0_us) of a frame check_frame already
+    accepted (no checks here: the hot path of decoders reading stored frames)."""
+    vt, node_id, enc, count, seq, t0 = struct.unpack_from(_HDR, frame, 0)
+    return vt & 0x0F, node_id, enc, count, seq, t0
+
 
 def check_frame(frame):
     """Validate framing and CRC; returns (ftype, node_id, encoding, count, seq, t0_us).

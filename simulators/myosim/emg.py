@@ -16,9 +16,8 @@ drifting node clock shifts timing exactly as a real crystal would.
 import numpy as np
 import scipy.signal as ss
 
-from myostride.muscles import SIDES, check_muscle
-
 from .patient import GAIT_MUSCLES, PEAK_RMS_UV, SPECTRUM_HZ, Patient
+from .physiology import SIDES, check_muscle
 
 RISE_S = 0.020  # activation rise (raised cosine) after the true onset, seconds
 FALL_S = 0.025  # activation fall (raised cosine) before the true offset
@@ -32,14 +31,9 @@ def segment_of(muscle):
     return "shank" if muscle in SHANK_MUSCLES else "thigh"
 
 
-def semg_psd(f_hz, fl_hz, fh_hz):
-    """Shwedyk et al. (1977) surface-EMG power spectrum shape (unnormalised)."""
-    f2 = np.asarray(f_hz, dtype=float) ** 2
-    return fh_hz ** 4 * f2 / ((f2 + fl_hz ** 2) * (f2 + fh_hz ** 2) ** 2)
-
-
 def semg_sos(fs_hz, fl_hz, fh_hz):
-    """Digital filter whose power response is the Shwedyk PSD: H(s) = wh^2 s / ((s + wl)(s + wh)^2).
+    """Digital filter whose power response is the Shwedyk et al. (1977) surface-EMG PSD,
+    fh^4 f^2 / ((f^2 + fl^2)(f^2 + fh^2)^2): H(s) = wh^2 s / ((s + wl)(s + wh)^2).
 
     Zero-order-hold discretisation: keeps the median frequency within ~4 % of the
     analytic PSD's at 1 kHz (the bilinear transform pulls it down ~11 %)."""

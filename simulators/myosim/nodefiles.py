@@ -6,7 +6,6 @@ an ADC and IMU produced them on the node's own clock.
 """
 
 import json
-import os
 import time
 from pathlib import Path
 
@@ -89,10 +88,3 @@ def write_node_dir(
     }
     (d / "node.json").write_text(json.dumps(meta, indent=1))
     return d / "node.json"
-
-
-def node_env(node_json):
-    """Environment for a `micropython` node process on the simulated board."""
-    env = dict(os.environ)
-    env["MYOSTRIDE_SIM_NODE"] = str(node_json)
-    return env

@@ -2,12 +2,13 @@
 
 A patient walks continuously (treadmill-like) on the global clock. Each side has
 its own foot strikes and foot offs; the right side follows the left by about half
-a stride. Muscle activity is generated per stride from the literature normal
-windows (host/myostride/muscles.py, % of the gait cycle from foot strike), with
-per-stride onset/offset jitter and the healthy variability of real walking
-(tibialis anterior mid-stance burst in ~30 % of strides, occasional missing or
-extra short bursts, burst-to-burst amplitude variation). Pathological presets
-change the windows, the stance phase and the foot contact (toe walking).
+a stride. Healthy muscle activity is drawn per stride and per side from the
+simulator's own physiology (physiology.py: onset/offset distributions measured on a
+real recording, not the table the host judges normality by), plus the healthy
+variability of real walking (tibialis anterior mid-stance burst in ~30 % of strides,
+Di Nardo 2013; occasional extra short bursts; burst-to-burst amplitude variation).
+Pathological presets replace a muscle's bursts by windows of their own and change the
+stance phase and the foot contact (toe walking).
 
 Everything here is pure numpy and seeded: the same seed gives the same patient.
 Times are global seconds; percentages are % of the gait cycle.
@@ -15,7 +16,7 @@ Times are global seconds; percentages are % of the gait cycle.
 
 import numpy as np
 
-from myostride.muscles import NORMAL_WINDOWS_PCT, SIDES, check_muscle
+from .physiology import SIDE_BIAS_SD_PCT, SIDES, check_muscle, normal_bursts
 
 GAIT_MUSCLES = (
     "tibialis_anterior",
@@ -69,7 +70,7 @@ SPECTRUM_HZ = {
 
 _EQUINUS_CALF = ((0.0, 58.0), (86.0, 100.0))  # premature (late swing) and prolonged (whole stance)
 
-# Presets. "windows" override NORMAL_WINDOWS_PCT for a muscle on the affected side(s);
+# Presets. "windows" (% cycle, 60 % stance) replace the healthy bursts of a muscle on the affected side(s);
 # "affected": which sides the pathology applies to: "none", "both" or "one" (the
 # patient's affected_side); an unaffected side walks normally.
 PRESETS = {
@@ -141,13 +142,20 @@ PRESETS = {
 
 CONDITIONS = tuple(PRESETS)
 
-# Healthy variability (Di Nardo 2013 and similar): per-stride jitter and optional bursts.
+# Variability: per-stride jitter of preset windows (healthy bursts carry their own SDs) and
+# optional bursts (Di Nardo 2013 and similar).
 ONSET_JITTER_SD_PCT = 2.5
+PRESET_STANCE_PCT = 60.0  # the stance share preset windows are written for (Perry)
 TA_MIDSTANCE_BURST_P = 0.30
 MISSING_SHORT_BURST_P = 0.08
 EXTRA_BURST_P = 0.05
 AMPLITUDE_SIGMA = 0.22  # lognormal sigma of burst amplitude
 MERGE_GAP_S = 0.015  # bursts closer than this are one activation
+
+
+def _muscle_id(muscle):
+    """A stable number per muscle for seeding its random streams."""
+    return GAIT_MUSCLES.index(muscle) if muscle in GAIT_MUSCLES else 50 + len(muscle)
 
 
 def check_condition(name):
@@ -186,15 +194,30 @@ class SideGait:
     def strides(self):
         return len(self.foot_strike_s) - 1
 
-    def pct_to_time(self, i, pct):
+    def pct_to_time(self, i, pct, stance_ref_pct=60.0):
         """Map % of stride i to global seconds, stance and swing mapped separately.
 
-        The normal windows assume 60 % stance; mapping 0-60 onto the true stance and
-        60-100 onto the true swing keeps activity locked to the gait events.
+        Timing tables assume a stance share (stance_ref_pct); mapping 0-ref onto the true
+        stance and ref-100 onto the true swing keeps activity locked to the gait events.
         """
         hs, to, hs2 = self.foot_strike_s[i], self.foot_off_s[i], self.foot_strike_s[i + 1]
         pct = np.asarray(pct, dtype=float)
-        return np.where(pct <= 60.0, hs + (to - hs) * pct / 60.0, to + (hs2 - to) * (pct - 60.0) / 40.0)
+        r = stance_ref_pct
+        return np.where(pct <= r, hs + (to - hs) * pct / r, to + (hs2 - to) * (pct - r) / (100.0 - r))
+
+    def cycle_pct_to_time(self, i, pct, stance_ref_pct=None):
+        """% of stride i to global seconds where pct may leave 0-100 (it then runs into the
+        neighbouring stride); None when that stride is not simulated. stance_ref_pct None:
+        a plain fraction of the stride (how the measured table was measured)."""
+        k = int(np.floor(pct / 100.0)) if pct != 100.0 else 0
+        j = i + k
+        if j < 0 or j >= self.strides:
+            return None
+        pct = pct - 100.0 * k
+        if stance_ref_pct is None:
+            hs, hs2 = self.foot_strike_s[j], self.foot_strike_s[j + 1]
+            return float(hs + (hs2 - hs) * pct / 100.0)
+        return float(self.pct_to_time(j, pct, stance_ref_pct))
 
 
 class Patient:
@@ -282,10 +305,32 @@ class Patient:
 
     # ---- muscles ----------------------------------------------------------------------
     def windows_pct(self, side, muscle):
-        """The preset's activation windows (% cycle) for a muscle on a side."""
+        """Mean activation windows (% cycle) of a muscle on a side: the preset's, or the
+        healthy bursts' mean on/off with this side's bias (off > 100: into the next cycle)."""
+        return tuple((on, off) for on, _a, off, _b, _p, _ref in self._burst_specs(side, muscle))
+
+    def _burst_specs(self, side, muscle):
+        """((on, on_sd, off, off_sd, share, stance_ref_pct), ...) for a muscle on a side.
+
+        Healthy bursts keep the measured fraction of the stride (the recording's stance,
+        63.7 %, is close to this patient's); preset windows are written for 60 % stance and
+        map stance and swing separately."""
+        muscle = check_muscle(muscle)
         if self.affected(side) and muscle in self.preset["windows"]:
-            return tuple(self.preset["windows"][muscle])
-        return tuple(NORMAL_WINDOWS_PCT[muscle])
+            specs = []
+            for on, off in self.preset["windows"][muscle]:
+                short_inside = 0.0 < on and off < 100.0 and (off - on) < 25.0
+                specs.append((on, 0.0 if on <= 0.0 else ONSET_JITTER_SD_PCT, off,
+                              0.0 if off >= 100.0 else ONSET_JITTER_SD_PCT,
+                              1.0 - MISSING_SHORT_BURST_P if short_inside else 1.0, PRESET_STANCE_PCT))
+            return tuple(specs)
+        # This side's own, fixed timing bias per burst: the sides differ like a real person's.
+        rng = np.random.default_rng(np.random.SeedSequence([self.seed, 4000 + SIDES.index(side), _muscle_id(muscle)]))
+        specs = []
+        for on, on_sd, off, off_sd, share in normal_bursts(muscle):
+            bias = SIDE_BIAS_SD_PCT * rng.standard_normal()
+            specs.append((round(on + bias, 2), on_sd, round(off + bias, 2), off_sd, share, None))
+        return tuple(specs)
 
     def bursts(self, side, muscle):
         """True activation bursts (merged across stride boundaries), cached."""
@@ -297,20 +342,20 @@ class Patient:
 
     def _make_bursts(self, side, muscle):
         g = self.sides[side]
-        mid = GAIT_MUSCLES.index(muscle) if muscle in GAIT_MUSCLES else 50 + len(muscle)
-        rng = np.random.default_rng(np.random.SeedSequence([self.seed, 2000 + SIDES.index(side), mid]))
-        windows = self.windows_pct(side, muscle)
+        rng = np.random.default_rng(np.random.SeedSequence([self.seed, 2000 + SIDES.index(side), _muscle_id(muscle)]))
+        specs = self._burst_specs(side, muscle)
         raw = []
         for i in range(g.strides):
-            for w_on, w_off in windows:
-                if 0.0 < w_on and w_off < 100.0 and (w_off - w_on) < 25.0 and rng.random() < MISSING_SHORT_BURST_P:
-                    continue  # a short burst missing in this stride (healthy variability)
-                on = w_on if w_on <= 0.0 else w_on + ONSET_JITTER_SD_PCT * rng.standard_normal()
-                of = w_off if w_off >= 100.0 else w_off + ONSET_JITTER_SD_PCT * rng.standard_normal()
-                on, of = max(on, 0.0), min(of, 100.0)
+            for on_m, on_sd, off_m, off_sd, share, ref in specs:
+                if share < 1.0 and rng.random() >= share:
+                    continue  # a burst this stride does without (healthy variability)
+                on = on_m + on_sd * rng.standard_normal() if on_sd else on_m
+                of = off_m + off_sd * rng.standard_normal() if off_sd else off_m
                 if of - on < 2.0:
                     continue
-                raw.append((float(g.pct_to_time(i, on)), float(g.pct_to_time(i, of))))
+                t_on, t_off = g.cycle_pct_to_time(i, on, ref), g.cycle_pct_to_time(i, of, ref)
+                if t_on is not None and t_off is not None:
+                    raw.append((t_on, t_off))
             if muscle == "tibialis_anterior" and rng.random() < TA_MIDSTANCE_BURST_P:
                 c = rng.uniform(22.0, 35.0)
                 h = rng.uniform(3.0, 6.0)

@@ -14,13 +14,12 @@ from pathlib import Path
 
 import numpy as np
 
-from myostride.muscles import check_muscle, check_side
-
 from . import nodefiles
 from .clocks import make_clock
 from .emg import emg_uv, quantise, segment_of
 from .imu import footswitch_edges, imu_codes
 from .patient import PEAK_RMS_UV, PRESETS, Patient, check_condition
+from .physiology import check_muscle, check_side
 
 TRUTH_SCHEMA = "myosim.truth/1"
 _SIDE_MUSCLES = ("tibialis_anterior", "gastrocnemius_medialis", "rectus_femoris",

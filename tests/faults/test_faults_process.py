@@ -3,7 +3,6 @@ disk under raw.log. What is checked: the exit, the session left behind, and that
 of the simulated world outlives the command."""
 
 import json
-import os
 import random
 import resource
 import signal

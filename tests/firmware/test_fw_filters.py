@@ -8,7 +8,6 @@ bits on worst-case inputs for every shipped design, as 32-bit MCU viper needs.
 """
 
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest

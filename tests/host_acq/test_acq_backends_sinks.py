@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from myostride.acquire.backends import Backend, add_backend_arguments, backend_from_args, resolve_backend
+from myostride.acquire.backends import add_backend_arguments, backend_from_args, resolve_backend
 from myostride.acquire.recorder import Recorder
 from myostride.acquire.sinks import RecorderSink
 from myostride.cli import main

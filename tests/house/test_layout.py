@@ -42,3 +42,23 @@ def test_the_node_does_not_probe_its_board():
     text = (ROOT / "firmware" / "node.py").read_text()
     assert "hasattr(board" not in text and "hasattr(self.board" not in text
     assert "getattr(board" not in text and "getattr(self.board" not in text
+
+
+def test_wire_vocabulary_is_defined_once_in_the_codec():
+    """The frame header layout and the CRC polynomial live in protocol/myowire/codec.py only;
+    the host reads headers with codec.check_frame / codec.header_fields, the firmware's
+    packetizer and the host's bulk decoder use codec.CRC_TABLE."""
+    here = [p for p in sorted((ROOT / "host").rglob("*.py")) + sorted((ROOT / "firmware").rglob("*.py"))
+            if "tools" not in p.parts]
+    for p in here:
+        text = p.read_text()
+        assert "BBBBIQ" not in text, "%s defines its own frame header struct" % p
+        assert "^ 0x1021" not in text, "%s builds its own CRC table" % p
+    assert (ROOT / "protocol" / "myowire" / "codec.py").read_text().count("^ 0x1021") == 1
+
+
+def test_the_simulator_imports_nothing_from_the_host():
+    """simulators/ depends on nothing in host/: it has its own physiology and vocabulary."""
+    for path in sorted((ROOT / "simulators").rglob("*.py")):
+        bad = [n for n in imported_modules(path, "myosim") if n == "myostride" or n.startswith("myostride.")]
+        assert not bad, "%s imports %s" % (path.relative_to(ROOT), bad)

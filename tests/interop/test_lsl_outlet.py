@@ -6,7 +6,6 @@ process received with the recorded session and the simulator's truth.
 """
 
 import contextlib
-import os
 import subprocess
 import sys
 import time

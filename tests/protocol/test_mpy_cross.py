@@ -6,7 +6,6 @@ reference board, armv7emsp the nRF52840/STM32 alternative; viper and native
 code only compile with an architecture given.
 """
 
-from pathlib import Path
 
 import pytest
 

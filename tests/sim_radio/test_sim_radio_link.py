@@ -259,7 +259,7 @@ def test_writes_wait_for_the_next_connection_event_and_replies_for_the_one_after
     async def main():
         async with BleakClient(await _find(), backend=SimClient) as client:
             assert client._backend.interval_ms == pytest.approx(interval_ms)
-            p = await Probe(client).start()
+            await Probe(client).start()
             arrivals = asyncio.Queue()
             await client.start_notify(gatt.REPLY_UUID, lambda ch, b: arrivals.put_nowait((host_clock_us(), bytes(b))))
             fwd, back = [], []

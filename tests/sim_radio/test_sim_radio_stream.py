@@ -6,7 +6,7 @@ import asyncio
 import numpy as np
 import pytest
 
-from myosim.world import FIRMWARE_DIR, World
+from myosim.world import World
 from sim_radio_helpers import HERE, cleanup, make_world
 from stream_helpers import stream_nodes
 
@@ -39,7 +39,6 @@ def _emg_k0_continuous(frames, emg_hz=2000):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not (FIRMWARE_DIR / "main.py").exists(), reason="firmware/main.py not written yet")
 def test_twelve_firmware_nodes_stream_gap_free(world_dir):
     wj, njs = world_dir(12, speed=4.0)
     with World(njs, wj, {"seed": 3}) as w:

@@ -5,13 +5,11 @@ the session loader both start here, so a session rebuilt from the log alone
 is the session the recorder wrote.
 """
 
-import struct
 
 from myowire import codec
 
 from . import rawlog
 
-_HDR = struct.Struct("<BBBBIQ")
 
 
 class NodeLog:
@@ -117,11 +115,10 @@ def scan_records(records, report=None):
 
 def _add_data(node, t_us, payload):
     try:
-        codec.check_frame(payload)
+        ftype, _nid, _enc, _count, seq, _t0 = codec.check_frame(payload)
     except codec.WireError as exc:
         node.bad_frames.append((t_us, str(exc)))
         return
-    vt, _nid, _enc, _count, seq, _t0 = _HDR.unpack_from(payload, 0)
     if seq in node.frames:
         if node.frames[seq] != bytes(payload):
             # Same seq, other content: the node restarted its counter (reboot).
@@ -131,7 +128,7 @@ def _add_data(node, t_us, payload):
             node.duplicates += 1
         return
     node.frames[seq] = bytes(payload)
-    node.ftype[seq] = vt & 0x0F
+    node.ftype[seq] = ftype
     node.recv_us[seq] = t_us
     if node.max_seq is not None and seq < node.max_seq:
         node.recovered.add(seq)

@@ -22,7 +22,6 @@ session in under STOP_USER_BOUND_S + USER_DRAIN_S + CLOSE_BOUND_S seconds.
 
 import asyncio
 import random
-import struct
 import uuid
 from pathlib import Path
 
@@ -44,7 +43,6 @@ from .snapshot import LiveStats, build_snapshot
 from .sync import OnlineClock
 from .tasks import TaskOwner, bounded
 
-_HDR = struct.Struct("<BBBBIQ")
 
 # Bounds of the end of a recording (seconds). The requested end (duration reached) fetches
 # missing frames for up to drain_s; a user's stop keeps the whole end under ~5 s.
@@ -250,12 +248,10 @@ class Recorder:
         if st is None:
             return
         try:
-            codec.check_frame(frame)
+            ftype, _nid, enc, count, seq, _t0 = codec.check_frame(frame)
         except codec.WireError:
             return  # logged; the loader reports it; the seq will be asked for again
-        vt, _nid, enc, count, seq, _t0 = _HDR.unpack_from(frame, 0)
         how = st.tracker.add(seq, t_us / 1e6)
-        ftype = vt & 0x0F
         if ftype == codec.T_EMG:
             ch = (enc >> 4) + 1
             codes = np.frombuffer(frame, dtype="<i2", count=count * ch, offset=codec.HEADER_SIZE)

@@ -30,13 +30,10 @@ A sink that raises is dropped for the rest of the recording, with a
 "sink_failed" event in raw.log; it never stops or alters the recording.
 """
 
-import struct
-
 import numpy as np
 
 from myowire import codec
 
-_HDR = struct.Struct("<BBBBIQ")
 
 # Frames that cannot be timed yet (no clock fit, no nv_per_lsb) wait at most this many per node.
 MAX_WAITING_FRAMES = 2000
@@ -63,8 +60,7 @@ def frame_samples(frame, emg_hz, imu_hz):
 
     Sample k of a node happens at node time k * 1e6 / rate; a frame's t0_us is
     that time floored for its first sample (docs/ARCHITECTURE.md)."""
-    vt, _nid, enc, count, _seq, t0 = _HDR.unpack_from(frame, 0)
-    ftype = vt & 0x0F
+    ftype, _nid, enc, count, _seq, t0 = codec.header_fields(frame)
     if ftype == codec.T_EMG and emg_hz:
         ch = (enc >> 4) + 1
         codes = np.frombuffer(frame, dtype="<i2", count=count * ch, offset=codec.HEADER_SIZE)[::ch]

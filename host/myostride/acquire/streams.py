@@ -7,7 +7,6 @@ ClockFit and made relative to the session start. A hole in k is a gap:
 nothing is filled in, the gap is reported with its time span.
 """
 
-import struct
 
 import numpy as np
 
@@ -21,7 +20,6 @@ try:
 except ImportError:  # the reference path below gives the same result, slower
     bulkdecode = None
 
-_HDR = struct.Struct("<BBBBIQ")
 
 
 class EmgStream:
@@ -85,7 +83,7 @@ def _decode_emg_py(frames, fs_hz, recovered_seqs):
     rec = 0
     scale = fs_hz / 1e6
     for seq, fr in frames:
-        _vt, _nid, enc, count, _seq, t0 = _HDR.unpack_from(fr, 0)
+        _ft, _nid, enc, count, _seq, t0 = codec.header_fields(fr)
         chans = (enc >> 4) + 1
         k0s.append(int(round(t0 * scale)))
         counts.append(count)
@@ -106,7 +104,7 @@ def decode_imu(frames, imu_hz):
     parts = []
     step = 1e6 / imu_hz
     for _seq, fr in frames:
-        _vt, _nid, _enc, count, _s, t0 = _HDR.unpack_from(fr, 0)
+        _ft, _nid, _enc, count, _s, t0 = codec.header_fields(fr)
         j0 = int(round(t0 * imu_hz / 1e6))
         ts.append((j0 + np.arange(count)) * step)
         parts.append(fr[codec.HEADER_SIZE : len(fr) - codec.CRC_SIZE])
@@ -179,7 +177,7 @@ def consistent_exchanges(nodelog, emg=None, tolerance_us=500_000):
         return rows, 0, 0
     offs = []
     for seq, fr in emg_frames[:: max(1, len(emg_frames) // 200)]:
-        _vt, _nid, _enc, _count, _s, t0 = _HDR.unpack_from(fr, 0)
+        _ft, _nid, _enc, _count, _s, t0 = codec.header_fields(fr)
         offs.append(nodelog.recv_us[seq] - t0)
     ref = float(np.median(offs))  # host - node, within a few connection intervals
     out = []
@@ -219,7 +217,7 @@ def node_clock(nodelog, emg=None):
     # No usable exchange: arrival time of each EMG frame's last sample bounds the offset from above.
     pairs = []
     for seq, fr in nodelog.frames_of_type(codec.T_EMG):
-        _vt, _nid, _enc, count, _s, t0 = _HDR.unpack_from(fr, 0)
+        _ft, _nid, _enc, count, _s, t0 = codec.header_fields(fr)
         if emg is not None:
             last = t0 + (count - 1) * 1e6 / emg.fs_hz
         else:

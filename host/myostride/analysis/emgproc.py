@@ -141,13 +141,6 @@ def linear_envelope(x, fs_hz, cutoff_hz=ENVELOPE_CUTOFF_HZ, order=4):
     return np.maximum(env, 0.0)
 
 
-def moving_rms(x, fs_hz, window_s=0.05):
-    """Centred moving RMS over window_s."""
-    n = max(1, int(round(window_s * fs_hz)))
-    power = np.convolve(np.asarray(x, dtype=np.float64) ** 2, np.ones(n) / n, mode="same")
-    return np.sqrt(np.maximum(power, 0.0))
-
-
 def mean_psd(x, fs_hz, nperseg):
     """(freqs, averaged Hann-windowed periodogram) over non-overlapping segments, in one FFT call.
 

@@ -259,7 +259,9 @@ def events_json(sel, recording, warnings):
     """The analysis JSON "events" object (docs/analysis.md, section 2)."""
     info = getattr(recording, "event_info", {}) or {}
     derived = getattr(recording, "derived_events", {}) or {}
-    rnd = (lambda side: {k: [round(v, 4) for v in vals] for k, vals in sel["events"][side].items()})
+    def rnd(side):
+        return {k: [round(v, 4) for v in vals] for k, vals in sel["events"][side].items()}
+
     out = {"source": sel["source"], "source_by_side": sel["source_by_side"], "available": sel["available"],
            "convention": info.get("convention"),
            "stored": {"origin": info.get("origin"), "ignored_labels": info.get("ignored_labels", []),
@@ -338,7 +340,9 @@ def gait_summary(strides):
                 "cadence_steps_per_min": None}
     dur = np.array([b - a for a, b, _ in good])
     stance = np.array([100.0 * (off - a) / (b - a) for a, b, off in good])
-    sd = (lambda v: float(np.std(v, ddof=1)) if len(v) > 1 else 0.0)
+    def sd(v):
+        return float(np.std(v, ddof=1)) if len(v) > 1 else 0.0
+
     return {"strides": len(good),
             "stride_time_s": {"mean": round(float(dur.mean()), 4), "sd": round(sd(dur), 4)},
             "stance_pct": {"mean": round(float(stance.mean()), 2), "sd": round(sd(stance), 2)},

@@ -175,8 +175,6 @@ def _judge(c, plate, normal, i0, i1, feet, point_rate_hz, point_t0_s, t0_s, rate
     if np.ptp(corners_xy, axis=1).min() < 1.0:
         c["why"] = "plate has no CORNERS: side and whole-foot contact not checked"
         return
-    mid = (i0 + i1) // 2
-    cop = plate["cop"][axes, mid]
     if not feet or point_rate_hz <= 0:
         seg = plate["cop"][axes, i0 + (i1 - i0) // 5:i1 - (i1 - i0) // 5 + 1]
         seg = seg[:, np.all(np.isfinite(seg), axis=0)]

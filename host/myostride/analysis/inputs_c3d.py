@@ -10,6 +10,7 @@ import re
 import numpy as np
 
 from ..errors import UserError
+from ..muscles import SHANK_MUSCLES
 from . import quality, units as units_mod
 from .channels import EmgInput, GyroInput, Recording, recognise_label
 
@@ -212,9 +213,6 @@ def _gyros(labels, data, t_s, gyro_labels):
                                                                  if "GYRO" in lab.upper()))[:6]) or "(none)"))
         out[side] = GyroInput(", ".join(labels[i] for i in idx), t_s, data[idx].T)
     return out
-
-
-SHANK_MUSCLES = ("tibialis_anterior", "gastrocnemius_medialis", "gastrocnemius_lateralis", "soleus", "peroneus_longus")
 
 
 def shank_gyros_from_sensors(labels, data, t_s, mapping):

@@ -9,7 +9,7 @@ import os
 
 from ..errors import UserError
 from .channels import EmgInput, GyroInput, Recording
-from .inputs_c3d import SHANK_MUSCLES
+from ..muscles import SHANK_MUSCLES
 
 
 def load_session_dir(path):

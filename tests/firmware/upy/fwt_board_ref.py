@@ -30,7 +30,7 @@ def _board():
     r = Ring(256)
     imu = Ring(16, 6)
     foot = []
-    b.start(r, imu, 104, lambda k, i, l: foot.append((k, i, l)), 2000)
+    b.start(r, imu, 104, lambda k, i, lvl: foot.append((k, i, lvl)), 2000)
     return b, r, imu, foot
 
 
