@@ -126,6 +126,19 @@ def hysteresis(log_power, on_level, off_level):
     return out
 
 
+def duration_rules(runs, fs_hz, params):
+    """Bonato-style duration rules on (start, end) runs: bridge gaps shorter than `min_gap_s`,
+    then drop bursts shorter than `min_burst_s`."""
+    min_gap = int(round(params["min_gap_s"] * fs_hz))
+    merged = []
+    for a, b in runs:
+        if merged and a - merged[-1][1] < min_gap:
+            merged[-1][1] = b
+        else:
+            merged.append([a, b])
+    min_burst = int(round(params["min_burst_s"] * fs_hz))
+    return [r for r in merged if r[1] - r[0] >= min_burst]
+
 def _changepoint(energy_cumsum, a, b, min_len):
     """Index in (a, b) of the most likely single change of variance in samples a..b-1."""
     if b - a < 2 * min_len + 1:
@@ -403,17 +416,8 @@ def detect_bursts(x, fs_hz, params=None):
         return Detection([], 10 ** centre, 10 ** active, False, None)
     on_level = max(centre + p["k_on"] * spread, 0.5 * (centre + active))
     off_level = min(centre + p["k_off"] * spread, on_level)
-    runs = hysteresis(log_power, on_level, off_level)
-    # Duration rules: bridge short gaps, then drop short bursts.
-    min_gap = int(round(p["min_gap_s"] * fs_hz))
-    merged = []
-    for a, b in runs:
-        if merged and a - merged[-1][1] < min_gap:
-            merged[-1][1] = b
-        else:
-            merged.append([a, b])
+    coarse = duration_rules(hysteresis(log_power, on_level, off_level), fs_hz, p)
     min_burst = int(round(p["min_burst_s"] * fs_hz))
-    coarse = [r for r in merged if r[1] - r[0] >= min_burst]
     # Changepoint refinement, each search bounded by the neighbouring bursts.
     energy = x * x
     power = moving_mean(energy, round(p["window_s"] * fs_hz)) if xd is not x else power

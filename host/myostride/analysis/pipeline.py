@@ -119,17 +119,8 @@ def _envelope_bursts(env, fs_hz, params):
         return onset.Detection([], 10 ** centre, 10 ** active, False, None)
     on_level = max(centre + params["k_on"] * spread / 2.0, 0.5 * (centre + active))
     off_level = min(centre + params["k_off"] * spread / 2.0, on_level)
-    runs = onset.hysteresis(log_env, on_level, off_level)
-    min_gap = int(round(params["min_gap_s"] * fs_hz))
-    merged = []
-    for a, b in runs:
-        if merged and a - merged[-1][1] < min_gap:
-            merged[-1][1] = b
-        else:
-            merged.append([a, b])
-    min_burst = int(round(params["min_burst_s"] * fs_hz))
-    return onset.Detection([r for r in merged if r[1] - r[0] >= min_burst], (10 ** centre) ** 2,
-                           (10 ** active) ** 2, True, (10 ** on_level) ** 2)
+    bursts = onset.duration_rules(onset.hysteresis(log_env, on_level, off_level), fs_hz, params)
+    return onset.Detection(bursts, (10 ** centre) ** 2, (10 ** active) ** 2, True, (10 ** on_level) ** 2)
 
 
 def _condition_preprocessed(ch, settings, out, runs):
