@@ -1,7 +1,7 @@
 """Find what to analyse: C3D files and session folders under a root, by glob, or from a manifest.
 
 A job is a plain dict (it travels to Dask workers): `path`, `maps` (list of LABEL=SIDE:MUSCLE),
-`side`, `units`, `events` (an events CSV or None). Command-line options give the defaults; a CSV
+`map_file`, `side`, `units`, `events` (an events CSV or None). Command-line options give the defaults; a CSV
 manifest row can set its own.
 """
 
@@ -12,12 +12,13 @@ import os
 from ..errors import UserError
 
 SESSION_MARKER = "session.json"
-MANIFEST_COLUMNS = ("path", "map", "side", "emg_units", "events")
+MANIFEST_COLUMNS = ("path", "map", "map_file", "side", "emg_units", "events")
 
 
-def make_job(path, maps=(), side=None, units=None, events=None):
+def make_job(path, maps=(), side=None, units=None, events=None, map_file=None):
     return {"path": os.path.abspath(path), "maps": list(maps), "side": side or None,
-            "units": units or None, "events": os.path.abspath(events) if events else None}
+            "units": units or None, "events": os.path.abspath(events) if events else None,
+            "map_file": os.path.abspath(map_file) if map_file else None}
 
 
 def is_session_dir(path):
@@ -75,16 +76,17 @@ def from_manifest(manifest_path, defaults):
             maps = [m.strip() for m in row.get("map", "").split(";") if m.strip()] or defaults["maps"]
             jobs.append(make_job(rel(row["path"]), maps, row.get("side") or defaults["side"],
                                  row.get("emg_units") or defaults["units"],
-                                 rel(row["events"]) if row.get("events") else defaults["events"]))
+                                 rel(row["events"]) if row.get("events") else defaults["events"],
+                                 rel(row["map_file"]) if row.get("map_file") else defaults["map_file"]))
     return jobs
 
 
-def discover(root, patterns=(), manifest=None, maps=(), side=None, units=None, events=None):
+def discover(root, patterns=(), manifest=None, maps=(), side=None, units=None, events=None, map_file=None):
     """The job list for `myostride batch`."""
-    defaults = {"maps": list(maps), "side": side, "units": units, "events": events}
+    defaults = {"maps": list(maps), "side": side, "units": units, "events": events, "map_file": map_file}
     if manifest:
         return from_manifest(manifest, defaults)
     if not os.path.isdir(root):
         raise UserError("no such folder: %s; give the archive's root folder (or --manifest FILE.csv)" % root)
     paths = from_globs(root, patterns) if patterns else walk_root(root)
-    return [make_job(p, maps, side, units, events) for p in paths]
+    return [make_job(p, maps, side, units, events, map_file) for p in paths]

@@ -36,9 +36,10 @@ def job_key(job, settings):
             h.update(repr(item).encode())
     except OSError as exc:
         h.update(("missing:%s" % exc.errno).encode())
-    if job.get("events"):
-        try:
-            h.update(repr(next(_stat_items(job["events"]))).encode())
-        except OSError:
-            h.update(b"events-missing")
+    for side_file in ("events", "map_file"):  # an edited events or mapping file redoes the job
+        if job.get(side_file):
+            try:
+                h.update(repr(next(_stat_items(job[side_file]))).encode())
+            except OSError:
+                h.update(("%s-missing" % side_file).encode())
     return h.hexdigest()[:24]

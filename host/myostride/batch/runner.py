@@ -22,7 +22,7 @@ def analyse_job(job, settings, out_dir, key):
     settings_json = json.dumps(settings, sort_keys=True)
     try:
         rec = load_input(job["path"], maps=job["maps"], side=job["side"], units=job["units"],
-                         events_csv=job["events"])
+                         events_csv=job["events"], map_file=job.get("map_file"))
         result = pipeline.analyse(rec, settings)
     except UserError as exc:
         tables.write_parts(out_dir, key, tables.failure_rows(key, job, str(exc), "input", __version__))

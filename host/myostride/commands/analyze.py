@@ -14,19 +14,25 @@ def add_parser(subparsers):
                     "from normal walking. Output: the analysis JSON (docs/analysis.md) and optional plots.")
     p.add_argument("input", metavar="INPUT", help="session directory, .c3d file or .csv EMG export")
     p.add_argument("--json", metavar="OUT.json", help="write the analysis JSON here")
+    p.add_argument("--plots", metavar="DIR", help="write one PNG per muscle (envelope and activation raster) here")
+    p.add_argument("--events", metavar="FILE.csv", help="gait events CSV (side,foot_strike_s,foot_off_s); "
+                   "replaces events stored in the input")
+    p.add_argument("--gyro", action="append", default=[], metavar="SIDE=LABEL",
+                   help="C3D: the shank gyroscope channel (or channel-name prefix) for a side")
+    add_analysis_options(p)
+    p.set_defaults(run=run)
+
+
+def add_analysis_options(p):
+    """The options that decide what the analysis does, shared by `analyze` and `batch`."""
     p.add_argument("--map", action="append", default=[], metavar="LABEL=SIDE:MUSCLE",
                    help="map an input channel to a muscle (repeatable), e.g. 'Sensor 1.IM EMG1=right:soleus'")
     p.add_argument("--map-file", metavar="FILE",
                    help="channel-to-muscle mapping: a pyCGM2 emg.settings (YAML, CHANNELS: {label: {Muscle, Context}}) "
                         "or a CSV label,side,muscle; --map items override it")
-    p.add_argument("--plots", metavar="DIR", help="write one PNG per muscle (envelope and activation raster) here")
     p.add_argument("--events-from", choices=("stored", "forceplate", "markers", "forceplate+markers", "imu", "footswitch"),
                    help="gait event source (default: stored, else force plates with markers, markers, force plates, IMU, footswitch)")
-    p.add_argument("--events", metavar="FILE.csv", help="gait events CSV (side,foot_strike_s,foot_off_s); "
-                   "replaces events stored in the input")
     p.add_argument("--side", help="side (left/right) for channels and events that do not say")
-    p.add_argument("--gyro", action="append", default=[], metavar="SIDE=LABEL",
-                   help="C3D: the shank gyroscope channel (or channel-name prefix) for a side")
     p.add_argument("--emg-units", metavar="UNIT", help="unit of the EMG values: V, mV or uV (default: the file's "
                    "ANALOG:UNITS, CSV uV, when amplitudes are plausible for surface EMG, else inferred from the data "
                    "and said in the warnings)")
@@ -39,7 +45,33 @@ def add_parser(subparsers):
     p.add_argument("--mains", type=float, choices=(50.0, 60.0), help="mains frequency (default: detected)")
     p.add_argument("--band", nargs=2, type=float, metavar=("LOW_HZ", "HIGH_HZ"), default=None,
                    help="EMG band-pass edges (default 20 450, upper edge clipped to 0.45 x sampling rate)")
-    p.set_defaults(run=run)
+
+
+def analysis_settings(args):
+    """(side, pipeline settings) from the options of add_analysis_options; UserError on a bad value."""
+    side = None
+    if args.side:
+        try:
+            side = check_side(args.side)
+        except ValueError as exc:
+            raise UserError(str(exc))
+    mvc = {}
+    for k, v in _parse_pairs(args.mvc, "--mvc", "LABEL=UV, e.g. 'TA=250'").items():
+        try:
+            mvc[k] = float(v)
+        except ValueError:
+            raise UserError("bad --mvc %s=%s: the MVC amplitude must be a number in uV" % (k, v))
+    if args.band and not 0 < args.band[0] < args.band[1]:
+        raise UserError("bad --band %g %g: give LOW_HZ HIGH_HZ with 0 < LOW < HIGH" % tuple(args.band))
+    from ..analysis import pipeline  # scipy: import only when analysing
+
+    try:
+        settings = pipeline.settings_with(
+            band_hz=list(args.band) if args.band else None, powerline=args.powerline, mains_hz=args.mains,
+            normalisation=args.normalise, mvc_uv=mvc, events_from=args.events_from)
+    except ValueError as exc:
+        raise UserError("bad analysis setting: %s" % exc)
+    return side, settings
 
 
 def _parse_pairs(items, what, example):
@@ -53,36 +85,17 @@ def _parse_pairs(items, what, example):
 
 
 def run(args):
-    side = None
-    if args.side:
-        try:
-            side = check_side(args.side)
-        except ValueError as exc:
-            raise UserError(str(exc))
+    side, settings = analysis_settings(args)
     gyro = {}
     for k, v in _parse_pairs(args.gyro, "--gyro", "SIDE=LABEL, e.g. 'left=Sensor 5 Gyro'").items():
         try:
             gyro[check_side(k)] = v
         except ValueError as exc:
             raise UserError("bad --gyro: %s" % exc)
-    mvc = {}
-    for k, v in _parse_pairs(args.mvc, "--mvc", "LABEL=UV, e.g. 'TA=250'").items():
-        try:
-            mvc[k] = float(v)
-        except ValueError:
-            raise UserError("bad --mvc %s=%s: the MVC amplitude must be a number in uV" % (k, v))
-    if args.band and not 0 < args.band[0] < args.band[1]:
-        raise UserError("bad --band %g %g: give LOW_HZ HIGH_HZ with 0 < LOW < HIGH" % tuple(args.band))
     from ..analysis import load_input, pipeline  # scipy: import only when analysing
 
     recording = load_input(args.input, maps=args.map, side=side, gyro=gyro, units=args.emg_units,
                            events_csv=args.events, map_file=args.map_file)
-    try:
-        settings = pipeline.settings_with(
-            band_hz=list(args.band) if args.band else None, powerline=args.powerline, mains_hz=args.mains,
-            normalisation=args.normalise, mvc_uv=mvc, events_from=args.events_from)
-    except ValueError as exc:
-        raise UserError("bad analysis setting: %s" % exc)
     result = pipeline.analyse(recording, settings)
     if args.json:
         _write_json(args.json, result)
