@@ -105,14 +105,26 @@ def run_batch(jobs, settings, out_dir, scheduler=None, workers=None, force=False
                         futures.add(client.submit(analyse_job, job, settings, out_dir, key, key="batch-" + key,
                                                   pure=False))
         finally:
-            client.close(timeout=10)
-            if cluster is not None:
-                cluster.close(timeout=10)
+            _close(client, cluster)
     summary["seconds"] = round(time.monotonic() - t0, 3)
     with open(os.path.join(out_dir, "batch.json.tmp"), "w") as fh:
         json.dump(summary, fh, indent=1)
     os.replace(os.path.join(out_dir, "batch.json.tmp"), os.path.join(out_dir, "batch.json"))
     return summary
+
+
+def _close(client, cluster, timeout_s=30):
+    """Close the client and a local cluster within a bound. The results are already on disk, so a
+    slow shutdown (a loaded machine) is reported, not raised; local workers are child processes
+    that end with this one in any case."""
+    for what, closer in (("client", client), ("local cluster", cluster)):
+        if closer is None:
+            continue
+        try:
+            closer.close(timeout=timeout_s)
+        except (TimeoutError, OSError, RuntimeError) as exc:
+            print("batch: the Dask %s did not close within %d s (%s); results are complete"
+                  % (what, timeout_s, type(exc).__name__), file=sys.stderr)
 
 
 def _take(iterator, n):

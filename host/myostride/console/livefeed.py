@@ -37,7 +37,6 @@ MIN_TICK_GAP_S = 0.3  # a stride takes far longer: closer events of one kind are
 REFIT_EVERY_US = 5_000_000
 CLOCK_WINDOW_S = 10.0
 SHANK_MUSCLES = ("tibialis_anterior", "gastrocnemius_medialis", "gastrocnemius_lateralis", "soleus", "peroneus_longus")
-_HDR = struct.Struct("<BBBBIQ")
 _LEN = struct.Struct("<I")
 _HEAD = struct.Struct("<BBQ")
 _SYNC = struct.Struct("<qqqq")
@@ -178,8 +177,7 @@ class LiveFeed:
     def _data(self, st, recv_us, frame):
         if len(frame) < codec.OVERHEAD:
             return False
-        vt, _nid, enc, count, _seq, t0 = _HDR.unpack_from(frame, 0)
-        ftype = vt & 0x0F
+        ftype, _nid, enc, count, _seq, t0 = codec.header_fields(frame)
         if ftype == codec.T_EMG:
             ch = (enc >> 4) + 1
             if len(frame) < codec.OVERHEAD + 2 * count * ch:
