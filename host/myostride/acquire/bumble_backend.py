@@ -1,0 +1,415 @@
+"""bleak backend over Bumble: the recorder's public bleak API on a host stack we run ourselves.
+
+Why: with Bumble the host side is a real Bluetooth host stack (HCI, L2CAP, ATT,
+GATT client) that needs no operating-system Bluetooth service. It drives a USB
+dongle directly (`usb:0`, `serial:/dev/ttyACM0`) or the central controller of the
+real-stack world (`unix:<world>/hci0.sock`), so the same recorder code runs
+against NimBLE nodes in CI and against a real adapter in a lab.
+
+    BleakScanner(cb, backend=BumbleScanner, hci=["usb:0"])
+    BleakClient(device, backend=BumbleClient, hci=["usb:0", "usb:1"])
+
+Several dongles: `hci` is a list of Bumble transport specs. The scanner listens
+on all of them; each new connection goes to the transport with the fewest open
+links (many adapters hold fewer than twelve connections), so twelve nodes spread
+over e.g. two dongles six and six. One Bumble Device per transport is shared by
+every scanner and client of the process (one HCI owner per adapter); it is opened
+on first use and closed when the last scanner or client using it lets go.
+
+The central asks for ATT MTU 247 itself right after connecting: NimBLE (and most
+peripheral stacks) never start the exchange.
+"""
+
+import asyncio
+
+from bleak.backends.characteristic import BleakGATTCharacteristic
+from bleak.backends.client import BaseBleakClient
+from bleak.backends.descriptor import BleakGATTDescriptor
+from bleak.backends.device import BLEDevice
+from bleak.backends.scanner import AdvertisementData, BaseBleakScanner
+from bleak.backends.service import BleakGATTService, BleakGATTServiceCollection
+from bleak.exc import BleakError
+
+CENTRAL_MTU = 247
+_OPEN_TIMEOUT_S = 10.0
+_CLOSE_TIMEOUT_S = 3.0
+_GATT_TIMEOUT_S = 10.0
+_PROP_NAMES = (
+    (0x01, "broadcast"),
+    (0x02, "read"),
+    (0x04, "write-without-response"),
+    (0x08, "write"),
+    (0x10, "notify"),
+    (0x20, "indicate"),
+)
+
+
+def normalise_hci(hci):
+    """`hci` as given (one spec, or a list) -> non-empty list of transport specs."""
+    if hci is None:
+        raise BleakError("the bumble backend needs an HCI transport: --hci usb:0 (a USB dongle) or --world W/world.json")
+    specs = [hci] if isinstance(hci, str) else list(hci)
+    specs = [s.strip() for s in specs if s and s.strip()]
+    if not specs:
+        raise BleakError("the bumble backend needs at least one HCI transport, e.g. --hci usb:0")
+    return specs
+
+
+class _Host:
+    """One Bumble Device on one HCI transport, shared within an event loop (reference counted)."""
+
+    def __init__(self, spec):
+        self.spec = spec
+        self.users = 0
+        self.transport = None
+        self.device = None
+        self.opening = None
+        self.connect_lock = asyncio.Lock()  # Bumble allows one pending LE connection per device
+        self.scanners = set()
+        self.links = 0
+
+    async def open(self):
+        from bumble.device import Device
+        from bumble.hci import Address
+        from bumble.transport import open_transport
+
+        try:
+            async with asyncio.timeout(_OPEN_TIMEOUT_S):
+                self.transport = await open_transport(self.spec)
+                # A fresh static random address per host: several centrals on one link must differ.
+                dev = Device.with_hci("myostride", Address.generate_static_address(), self.transport.source, self.transport.sink)
+                dev.on("advertisement", self._on_adv)
+                await dev.power_on()
+        except TimeoutError:
+            await self._close_transport()
+            raise BleakError("HCI transport %s did not answer within %.0f s" % (self.spec, _OPEN_TIMEOUT_S)) from None
+        except BleakError:
+            raise
+        except Exception as e:  # bumble raises OSError, TransportSpecError, USB errors ...
+            await self._close_transport()
+            raise BleakError("cannot open HCI transport %s: %s" % (self.spec, e)) from None
+        self.device = dev
+
+    def _on_adv(self, adv):
+        for s in list(self.scanners):
+            s._on_adv(self.spec, adv)
+
+    async def _close_transport(self):
+        t, self.transport = self.transport, None
+        if t is not None:
+            try:
+                async with asyncio.timeout(_CLOSE_TIMEOUT_S):
+                    await t.close()
+            except Exception:  # a transport that is already gone
+                pass
+
+    async def close(self):
+        dev, self.device = self.device, None
+        if dev is not None:
+            try:
+                async with asyncio.timeout(_CLOSE_TIMEOUT_S):
+                    await dev.power_off()
+            except Exception:
+                pass
+        await self._close_transport()
+
+
+_HOSTS = {}  # (id(loop), spec) -> _Host
+
+
+async def acquire_host(spec):
+    loop = asyncio.get_running_loop()
+    key = (id(loop), spec)
+    h = _HOSTS.get(key)
+    if h is None:
+        h = _HOSTS[key] = _Host(spec)
+    h.users += 1
+    try:
+        if h.device is None:
+            if h.opening is None:
+                h.opening = asyncio.ensure_future(h.open())
+            opening = h.opening
+            try:
+                await asyncio.shield(opening)
+            finally:
+                if opening.done() and h.opening is opening:
+                    h.opening = None
+    except BaseException:
+        await release_host(h)
+        raise
+    return h
+
+
+async def release_host(h):
+    h.users -= 1
+    if h.users <= 0:
+        for key, v in list(_HOSTS.items()):
+            if v is h:
+                del _HOSTS[key]
+        await h.close()
+
+
+def _uuid_str(u):
+    """Bumble UUID -> bleak's normalised lower-case 128-bit string."""
+    s = u.to_hex_str("-") if hasattr(u, "to_hex_str") else str(u)
+    s = s.lower()
+    if len(s) == 4:
+        return "0000%s-0000-1000-8000-00805f9b34fb" % s
+    return s
+
+
+class BumbleScanner(BaseBleakScanner):
+    """Advertisements seen by every given HCI transport (active scanning)."""
+
+    def __init__(self, detection_callback=None, service_uuids=None, scanning_mode="active", *, bluez=None, cb=None, hci=None, **kwargs):
+        super().__init__(detection_callback, service_uuids)
+        self._specs = normalise_hci(hci)
+        self._active = scanning_mode != "passive"
+        self._hosts = []
+
+    async def start(self):
+        self.seen_devices = {}
+        try:
+            for spec in self._specs:
+                h = await acquire_host(spec)
+                self._hosts.append(h)
+                h.scanners.add(self)
+                await h.device.start_scanning(active=self._active, filter_duplicates=False)
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def stop(self):
+        hosts, self._hosts = self._hosts, []
+        for h in hosts:
+            h.scanners.discard(self)
+            if not h.scanners and h.device is not None:
+                try:
+                    async with asyncio.timeout(_CLOSE_TIMEOUT_S):
+                        await h.device.stop_scanning()
+                except Exception:
+                    pass
+            await release_host(h)
+
+    def _on_adv(self, spec, adv):
+        from bumble.core import AdvertisingData
+
+        data = adv.data
+        name = data.get(AdvertisingData.COMPLETE_LOCAL_NAME) or data.get(AdvertisingData.SHORTENED_LOCAL_NAME)
+        man = {}
+        for company, payload in data.get_all(AdvertisingData.MANUFACTURER_SPECIFIC_DATA):
+            man[company] = bytes(payload)
+        uuids = []
+        for t in (AdvertisingData.COMPLETE_LIST_OF_16_BIT_SERVICE_CLASS_UUIDS, AdvertisingData.INCOMPLETE_LIST_OF_16_BIT_SERVICE_CLASS_UUIDS,
+                  AdvertisingData.COMPLETE_LIST_OF_128_BIT_SERVICE_CLASS_UUIDS, AdvertisingData.INCOMPLETE_LIST_OF_128_BIT_SERVICE_CLASS_UUIDS):
+            for lst in data.get_all(t):
+                uuids += [_uuid_str(u) for u in lst]
+        sdata = {}
+        for u, payload in data.get_all(AdvertisingData.SERVICE_DATA_16_BIT_UUID):
+            sdata[_uuid_str(u)] = bytes(payload)
+        if not self.is_allowed_uuid(uuids):
+            return
+        tx = data.get(AdvertisingData.TX_POWER_LEVEL)
+        address = str(adv.address).split("/")[0]
+        if isinstance(name, bytes):
+            name = name.decode(errors="replace")
+        ad = AdvertisementData(local_name=name, manufacturer_data=man, service_data=sdata, service_uuids=uuids,
+                               tx_power=tx, rssi=adv.rssi, platform_data=(spec, adv))
+        details = {"address": adv.address, "hci": spec}
+        device = self.create_or_update_device(address, address, name, details, ad)
+        self.call_detection_callbacks(device, ad)
+
+
+class BumbleClient(BaseBleakClient):
+    """One central link through a Bumble host stack; ATT MTU 247 requested by the central."""
+
+    def __init__(self, address_or_ble_device, *, disconnected_callback=None, timeout=10.0, hci=None, mtu=CENTRAL_MTU, **kwargs):
+        super().__init__(address_or_ble_device, disconnected_callback=disconnected_callback, timeout=timeout)
+        self._specs = normalise_hci(hci)
+        self._ble_device = address_or_ble_device if isinstance(address_or_ble_device, BLEDevice) else None
+        self._name = self._ble_device.name if self._ble_device else None
+        self._want_mtu = int(mtu)
+        self._host = None
+        self._conn = None
+        self._peer = None
+        self._chars = {}  # handle -> bumble CharacteristicProxy
+        self._subs = {}  # handle -> subscriber function
+        self._closing = False
+        self.disconnect_reason = None
+
+    @property
+    def name(self):
+        return self._name or self.address.replace(":", "-")
+
+    @property
+    def mtu_size(self):
+        return self._conn.att_mtu if self._conn is not None else 23
+
+    @property
+    def is_connected(self):
+        return self._conn is not None
+
+    def _pick_spec(self):
+        """The transport with the fewest open links (ties: the first given)."""
+        def load(spec):
+            for (lid, s), h in _HOSTS.items():
+                if s == spec and lid == id(asyncio.get_running_loop()):
+                    return h.links
+            return 0
+        return min(self._specs, key=load)
+
+    async def connect(self, pair=False, **kwargs):
+        from bumble.device import Peer
+        from bumble.hci import Address
+
+        if self._conn is not None:
+            return
+        timeout = kwargs.get("timeout", self._timeout)
+        self._closing = False
+        host = await acquire_host(self._pick_spec())
+        try:
+            details = self._ble_device.details if self._ble_device is not None else None
+            addr = details["address"] if isinstance(details, dict) and "address" in details else Address(self.address, Address.RANDOM_DEVICE_ADDRESS)
+            async with host.connect_lock:
+                try:
+                    async with asyncio.timeout(timeout):
+                        conn = await host.device.connect(addr, timeout=None)
+                except TimeoutError:
+                    try:
+                        await host.device.cancel_connection()
+                    except Exception:
+                        pass
+                    raise TimeoutError("could not connect to %s within %.1f s (not advertising or out of range)" % (self.address, timeout)) from None
+            host.links += 1
+            self._host, self._conn = host, conn
+            conn.on("disconnection", self._on_disconnection)
+            async with asyncio.timeout(_GATT_TIMEOUT_S):
+                peer = Peer(conn)
+                await peer.request_mtu(self._want_mtu)
+                await peer.discover_services()
+                for svc in peer.services:
+                    await svc.discover_characteristics()
+                    for ch in svc.characteristics:
+                        await ch.discover_descriptors()
+            self._peer = peer
+            self.services = self._build_services(peer)
+        except BaseException as e:
+            if self._conn is not None:
+                await self._drop_link()
+            else:
+                await release_host(host)
+            if isinstance(e, (TimeoutError, BleakError, asyncio.CancelledError)):
+                raise
+            if isinstance(e, Exception):
+                raise BleakError("connect to %s failed: %s" % (self.address, e)) from None
+            raise
+
+    def _build_services(self, peer):
+        coll = BleakGATTServiceCollection()
+        self._chars = {}
+        for svc in peer.services:
+            bs = BleakGATTService(svc, svc.handle, _uuid_str(svc.uuid))
+            coll.add_service(bs)
+            for ch in svc.characteristics:
+                props = [n for bit, n in _PROP_NAMES if int(ch.properties) & bit]
+                bc = BleakGATTCharacteristic(ch, ch.handle, _uuid_str(ch.uuid), props, lambda: self.mtu_size - 3, bs)
+                coll.add_characteristic(bc)
+                self._chars[ch.handle] = ch
+                for d in ch.descriptors:
+                    coll.add_descriptor(BleakGATTDescriptor(d, d.handle, _uuid_str(d.type), bc))
+        return coll
+
+    def _on_disconnection(self, reason):
+        self.disconnect_reason = reason
+        was = self._conn is not None
+        self._conn = None
+        host, self._host = self._host, None
+        self._subs.clear()
+        if host is not None:
+            host.links -= 1
+            asyncio.ensure_future(release_host(host))
+        if was and not self._closing and self._disconnected_callback is not None:
+            self._disconnected_callback()
+
+    async def _drop_link(self):
+        conn = self._conn
+        if conn is None:
+            return
+        self._closing = True
+        try:
+            async with asyncio.timeout(_CLOSE_TIMEOUT_S):
+                await conn.disconnect()
+        except Exception:  # already gone, or the transport closed
+            pass
+        if self._conn is conn:  # no disconnection event came: let go ourselves
+            self._on_disconnection(None)
+
+    async def disconnect(self):
+        await self._drop_link()
+
+    async def pair(self, *args, **kwargs):
+        raise NotImplementedError("myostride nodes do not use pairing")
+
+    async def unpair(self):
+        raise NotImplementedError("myostride nodes do not use pairing")
+
+    def _proxy(self, characteristic):
+        if self._conn is None:
+            raise BleakError("not connected to %s" % self.address)
+        p = self._chars.get(characteristic.handle)
+        if p is None:
+            raise BleakError("characteristic handle %d not found" % characteristic.handle)
+        return p
+
+    async def _att(self, what, coro):
+        from bumble.att import ATT_Error
+
+        try:
+            async with asyncio.timeout(_GATT_TIMEOUT_S):
+                return await coro
+        except ATT_Error as e:
+            raise BleakError("%s failed: ATT error 0x%02x" % (what, e.error_code)) from None
+        except TimeoutError:
+            raise BleakError("%s: no answer within %.0f s" % (what, _GATT_TIMEOUT_S)) from None
+
+    async def read_gatt_char(self, characteristic, *, use_cached=False, **kwargs):
+        p = self._proxy(characteristic)
+        return bytearray(await self._att("read of %s" % characteristic.uuid, p.read_value()))
+
+    async def read_gatt_descriptor(self, descriptor, *, use_cached=False, **kwargs):
+        if self._conn is None:
+            raise BleakError("not connected to %s" % self.address)
+        return bytearray(await self._att("read of descriptor %d" % descriptor.handle, self._peer.read_value(descriptor.handle)))
+
+    async def write_gatt_char(self, characteristic, data, response):
+        p = self._proxy(characteristic)
+        await self._att("write to %s" % characteristic.uuid, p.write_value(bytes(data), with_response=bool(response)))
+
+    async def write_gatt_descriptor(self, descriptor, data):
+        if self._conn is None:
+            raise BleakError("not connected to %s" % self.address)
+        await self._att("write of descriptor %d" % descriptor.handle, self._peer.write_value(descriptor.handle, bytes(data), with_response=True))
+
+    async def start_notify(self, characteristic, callback, **kwargs):
+        p = self._proxy(characteristic)
+
+        def on_value(value):
+            callback(bytearray(value))
+
+        self._subs[characteristic.handle] = on_value
+        await self._att("subscribe to %s" % characteristic.uuid, p.subscribe(on_value, prefer_notify=True))
+
+    async def stop_notify(self, characteristic):
+        p = self._proxy(characteristic)
+        sub = self._subs.pop(characteristic.handle, None)
+        await self._att("unsubscribe from %s" % characteristic.uuid, p.unsubscribe(sub))
+
+
+def host_clock_us():
+    """The recorder's clock with Bumble: the host's monotonic clock, as with any real radio."""
+    import time
+
+    return time.monotonic_ns() // 1000
+
+
+__all__ = ["BumbleScanner", "BumbleClient", "normalise_hci", "host_clock_us", "CENTRAL_MTU"]

@@ -1,0 +1,132 @@
+"""The real-stack world's radio: one Bumble controller per node (HCI on a pty) and per central
+(HCI on a unix socket the host opens), all on one FaultyLink. Run by world.py:
+
+    python3 -m myosim.realstack.linkproc --world W/world.json --nodes 1,2,3 --centrals 1 \
+        --radio W/radio.json --faults W/faults.jsonl
+
+When the transports are open it adds to world.json (atomically):
+    "stack": "nimble", "hci": ["unix:W/hci0.sock", ...], "node_ptys": {"1": "W/node1.pty", ...}
+so the nodes (MICROPYBTUART) and the host (`--backend bumble --world W/world.json`) find them.
+Ends on SIGTERM/SIGINT, writing link_stats.json (notifications delivered and lost).
+"""
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+from bumble.controller import Controller
+from bumble.transport import open_transport
+
+from myosim.realstack.faultlink import FaultConfig, FaultyLink
+
+_DROP_POLL_S = 0.05
+
+
+def _write_json_atomic(path, obj):
+    tmp = Path(str(path) + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=1))
+    os.replace(tmp, path)
+
+
+async def _drop_links(link, controllers, drops, stop):
+    """Each drop {"node_id", "after_connect_s"}: break that node's link once, that long after its first connection."""
+    todo = [dict(d) for d in drops]
+    first_seen = {}
+    while todo and not stop.is_set():
+        now = time.monotonic()
+        for d in list(todo):
+            c = controllers.get(int(d["node_id"]))
+            if c is None:
+                todo.remove(d)
+                continue
+            if c.le_connections and d["node_id"] not in first_seen:
+                first_seen[d["node_id"]] = now
+            t0 = first_seen.get(d["node_id"])
+            if t0 is not None and now - t0 >= float(d.get("after_connect_s", 0)) and c.le_connections:
+                link.drop_links(c)
+                todo.remove(d)
+        try:
+            async with asyncio.timeout(_DROP_POLL_S):
+                await stop.wait()
+        except TimeoutError:
+            pass
+
+
+async def serve(world_json, node_ids, n_centrals, radio, faults_path, drops):
+    world_json = Path(world_json)
+    d = world_json.parent
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    faults_file = open(faults_path, "a") if faults_path else None
+    link = FaultyLink(FaultConfig.from_dict(radio), faults_file)
+    transports = []
+    controllers = {}
+    ptys = {}
+    hci = []
+    try:
+        for nid in node_ids:
+            path = d / ("node%d.pty" % nid)
+            if path.is_symlink() or path.exists():
+                path.unlink()
+            t = await open_transport("pty:%s" % path)
+            transports.append(t)
+            # Public address left at zero: NimBLE then uses a static random one, which LocalLink routes by.
+            controllers[nid] = Controller("node%d" % nid, host_source=t.source, host_sink=t.sink, link=link)
+            ptys[str(nid)] = str(path)
+        centrals = []
+        for k in range(n_centrals):
+            sock = d / ("hci%d.sock" % k)
+            if sock.exists():
+                sock.unlink()
+            t = await open_transport("unix-server:%s" % sock)
+            transports.append(t)
+            centrals.append(Controller("central%d" % k, host_source=t.source, host_sink=t.sink, link=link))
+            hci.append("unix:%s" % sock)
+        world = json.loads(world_json.read_text())
+        world.update({"stack": "nimble", "hci": hci, "node_ptys": ptys, "link_pid": os.getpid()})
+        _write_json_atomic(world_json, world)
+        dropper = asyncio.create_task(_drop_links(link, controllers, drops, stop))
+        await stop.wait()
+        dropper.cancel()
+        try:
+            async with asyncio.timeout(1.0):
+                await dropper
+        except (asyncio.CancelledError, TimeoutError):
+            pass
+    finally:
+        _write_json_atomic(d / "link_stats.json", {"notifications_lost": link.lost, "pdus_delivered": link.delivered})
+        for t in transports:
+            try:
+                async with asyncio.timeout(1.0):
+                    await t.close()
+            except Exception:  # a pty whose node already died: nothing more to close
+                pass
+        if faults_file is not None:
+            faults_file.close()
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="python3 -m myosim.realstack.linkproc")
+    ap.add_argument("--world", required=True)
+    ap.add_argument("--nodes", required=True, help="comma-separated node ids")
+    ap.add_argument("--centrals", type=int, default=1)
+    ap.add_argument("--radio", help="radio.json: loss_pct, burst_len, latency_ms, seed, drops")
+    ap.add_argument("--faults", help="faults.jsonl to append injected faults to")
+    ap.add_argument("-v", action="store_true")
+    a = ap.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if a.v else logging.WARNING, stream=sys.stderr)
+    radio = json.loads(Path(a.radio).read_text()) if a.radio else {}
+    node_ids = [int(x) for x in a.nodes.split(",") if x]
+    asyncio.run(serve(a.world, node_ids, a.centrals, radio, a.faults, radio.get("drops", [])))
+
+
+if __name__ == "__main__":
+    main()
