@@ -96,8 +96,27 @@ SIMULATED_NOTICE = ("SIMULATED DATA: recorded from the myostride simulator (a mo
 def data_source(manifest):
     """Where the signals came from: a simulated world must never pass for a patient recording."""
     backend = (manifest or {}).get("backend")
-    simulated = backend == "sim"
-    return {"backend": backend, "simulated": simulated, "notice": SIMULATED_NOTICE if simulated else None}
+    radio = (manifest or {}).get("radio")
+    simulated = backend == "sim" or bool((radio or {}).get("simulated"))
+    out = {"backend": backend, "simulated": simulated, "notice": SIMULATED_NOTICE if simulated else None}
+    if radio:  # sessions since issue 13 say which Bluetooth stacks carried them
+        out["radio_stack"] = radio_stack_text(radio)
+    return out
+
+
+def radio_stack_text(radio):
+    """One line naming the Bluetooth stacks that carried the recording (session.json "radio")."""
+    name = radio.get("name")
+    if name == "sim":
+        return "myostride virtual air (emulated MicroPython bluetooth module on the nodes)"
+    if name == "bumble":
+        text = "Bumble %s host stack on %s" % (radio.get("bumble_version") or "", ", ".join(radio.get("hci") or []))
+        if radio.get("node_stack") == "nimble":
+            text += "; nodes on MicroPython's NimBLE bluetooth (real-stack world, virtual controllers, no air time)"
+        return text
+    if name == "ble":
+        return "operating-system Bluetooth through bleak"
+    return str(name) if name else None
 
 
 def check_analysis(analysis):

@@ -413,3 +413,50 @@ def host_clock_us():
 
 
 __all__ = ["BumbleScanner", "BumbleClient", "normalise_hci", "host_clock_us", "CENTRAL_MTU"]
+
+
+def resolve_hci(hci=None, world=None):
+    """The transports to use: `hci` (one spec or a list) if given, else the real-stack
+    world's central controller(s) from world.json ("hci"), else a UserError naming both."""
+    import json
+    from pathlib import Path
+
+    from ..errors import UserError
+
+    if hci:
+        try:
+            return normalise_hci(hci)
+        except BleakError as e:
+            raise UserError(str(e)) from None
+    if world:
+        try:
+            w = json.loads(Path(world).read_text())
+        except (OSError, ValueError) as e:
+            raise UserError("cannot read the world file %s (%s): start `myostride demo --radio nimble` or give --hci" % (world, e)) from None
+        if w.get("hci"):
+            return list(w["hci"])
+        raise UserError("%s is not a real-stack world (no \"hci\"); give --hci TRANSPORT (e.g. usb:0)" % world)
+    raise UserError("--backend bumble needs --hci TRANSPORT (e.g. usb:0, or several --hci for several dongles)")
+
+
+def describe(specs, world=None):
+    """What recorded the session (goes into session.json and the report)."""
+    import json
+    from pathlib import Path
+
+    try:
+        from bumble import __version__ as bumble_version
+    except ImportError:  # older bumble without __version__
+        bumble_version = None
+    d = {"name": "bumble", "host_stack": "bumble", "bumble_version": bumble_version, "hci": list(specs),
+         "simulated": False, "node_stack": None}
+    if world:
+        try:
+            w = json.loads(Path(world).read_text())
+        except (OSError, ValueError):
+            w = {}
+        if w.get("stack"):
+            d["node_stack"] = w["stack"]  # e.g. "nimble": MicroPython's NimBLE in the real-stack world
+            d["simulated"] = True
+            d["link"] = "bumble LocalLink (virtual controllers, no air time)"
+    return d

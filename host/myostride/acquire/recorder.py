@@ -95,7 +95,7 @@ class NodeState:
 class Recorder:
     def __init__(self, out_dir, mapping, seconds, backend="sim", config=None, progress=None, world=None,
                  sync_period_s=0.05, resend_period_s=0.1, scan_s=10.0, drain_s=10.0, connect_timeout_s=10.0,
-                 board=None):
+                 board=None, hci=None):
         self.out = Path(out_dir)
         self.maps = parse_mapping(mapping)
         if seconds is not None and not seconds > 0:
@@ -113,6 +113,12 @@ class Recorder:
         self.connect_timeout_s = connect_timeout_s
         self.scanner_cls, self.client_cls, _ = backend_classes(backend)
         self.dev_kwargs = {"world": self.world} if (backend == "sim" and self.world) else {}
+        self.radio = {"name": backend}
+        if backend == "bumble":
+            from .bumble_backend import describe, resolve_hci
+
+            self.dev_kwargs = {"hci": resolve_hci(hci, self.world)}
+            self.radio = describe(self.dev_kwargs["hci"], self.world)
         self.clock_us = clock_for_backend(backend, self.world)
         self.nodes = {m.node_id: NodeState(m) for m in self.maps}
         self.log = None
@@ -133,7 +139,7 @@ class Recorder:
         self.log.event(
             self.clock_us(), "session_start",
             session_id=str(uuid.uuid4()), created_utc=manifest_mod.utc_now(), myostride_version=__version__,
-            backend=self.backend, host_clock="sim-global" if self.backend == "sim" else "monotonic",
+            backend=self.backend, host_clock="sim-global" if self.backend == "sim" else "monotonic", radio=self.radio,
             mapping=[m.to_json() for m in self.maps], config=self.config, seconds=self.seconds, board=self.board,
         )
         self.log.sync()

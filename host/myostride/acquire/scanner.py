@@ -21,7 +21,11 @@ def backend_classes(backend):
         from myosim.backend import SimClient, SimScanner
 
         return SimScanner, SimClient, {}
-    raise UserError("unknown backend %r: use ble (real nodes) or sim (the simulator)" % backend)
+    if backend == "bumble":
+        from .bumble_backend import BumbleClient, BumbleScanner
+
+        return BumbleScanner, BumbleClient, {}
+    raise UserError("unknown backend %r: use ble (real nodes), bumble (a Bumble host on --hci) or sim (the simulator)" % backend)
 
 
 class FoundNode:

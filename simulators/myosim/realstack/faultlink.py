@@ -21,7 +21,7 @@ import json
 import random
 import time
 
-from bumble import core, hci
+from bumble import core
 from bumble.link import LocalLink
 
 _ATT_CID = 0x0004
@@ -75,8 +75,10 @@ class _Burst:
 class FaultyLink(LocalLink):
     """LocalLink whose LE ACL traffic passes the configured faults; logs them as JSON lines."""
 
-    def __init__(self, config=None, faults_file=None):
+    def __init__(self, config=None, faults_file=None, epoch_ns=None, speed=1.0):
         super().__init__()
+        self._epoch_ns = time.time_ns() if epoch_ns is None else int(epoch_ns)
+        self._speed = float(speed)
         self.config = config or FaultConfig()
         self._rng = random.Random(self.config.seed)
         self._chains = {}  # (sender, receiver) controller names -> _Burst
@@ -86,8 +88,10 @@ class FaultyLink(LocalLink):
         self.delivered = 0
 
     def _log(self, rec):
+        """One fault, in the air's record shape (simulators/TRUTH.md): kind, node, g_s; source "link"."""
         if self._faults_file is not None:
-            rec["t_wall_ns"] = time.time_ns()
+            rec["g_s"] = round((time.time_ns() - self._epoch_ns) * self._speed / 1e9, 6)
+            rec["source"] = "link"
             self._faults_file.write(json.dumps(rec) + "\n")
             self._faults_file.flush()
 
@@ -106,11 +110,10 @@ class FaultyLink(LocalLink):
                 self.lost += 1
                 if key not in self._burst_start:
                     self._burst_start[key] = self.lost
-                    self._log({"fault": "loss_burst_start", "from": sender_controller.name, "to": dest.name})
                 return None
             if key in self._burst_start:
                 n = self.lost - self._burst_start.pop(key) + 1
-                self._log({"fault": "loss_burst_end", "from": sender_controller.name, "to": dest.name, "lost": n})
+                self._log({"kind": "notify_lost", "node": _node_id(sender_controller), "to": dest.name, "notifications": n})
         self.delivered += 1
         source_address = sender_controller.random_address
         loop = asyncio.get_running_loop()
@@ -132,9 +135,11 @@ class FaultyLink(LocalLink):
                     if pconn.peer_address == conn.self_address:
                         peer.on_le_disconnected(pconn, reason)
             n += 1
-            self._log({"fault": "link_drop", "controller": controller.name, "reason": reason})
+            self._log({"kind": "disconnect", "node": _node_id(controller), "cause": "link_drop", "reason": reason})
         return n
 
 
-def drop_reason_text(reason):
-    return hci.HCI_Constant.error_name(reason)
+def _node_id(controller):
+    """Node controllers are named node<id> (linkproc.py); 0 for anything else."""
+    name = controller.name or ""
+    return int(name[4:]) if name.startswith("node") and name[4:].isdigit() else 0

@@ -66,7 +66,8 @@ async def serve(world_json, node_ids, n_centrals, radio, faults_path, drops):
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     faults_file = open(faults_path, "a") if faults_path else None
-    link = FaultyLink(FaultConfig.from_dict(radio), faults_file)
+    w0 = json.loads(world_json.read_text())
+    link = FaultyLink(FaultConfig.from_dict(radio), faults_file, epoch_ns=w0.get("epoch_ns"), speed=w0.get("speed", 1.0))
     transports = []
     controllers = {}
     ptys = {}
@@ -122,7 +123,8 @@ def main(argv=None):
     ap.add_argument("--faults", help="faults.jsonl to append injected faults to")
     ap.add_argument("-v", action="store_true")
     a = ap.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if a.v else logging.WARNING, stream=sys.stderr)
+    # Bumble warns for every PDU a node sends on a link that just dropped: only errors unless -v.
+    logging.basicConfig(level=logging.DEBUG if a.v else logging.ERROR, stream=sys.stderr)
     radio = json.loads(Path(a.radio).read_text()) if a.radio else {}
     node_ids = [int(x) for x in a.nodes.split(",") if x]
     asyncio.run(serve(a.world, node_ids, a.centrals, radio, a.faults, radio.get("drops", [])))
