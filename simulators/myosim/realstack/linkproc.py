@@ -22,6 +22,7 @@ from pathlib import Path
 
 from bumble.controller import Controller
 from bumble.transport import open_transport
+from bumble.transport.common import PacketParser, ParserSource
 
 from myosim.realstack.faultlink import FaultConfig, FaultyLink
 
@@ -32,6 +33,58 @@ def _write_json_atomic(path, obj):
     tmp = Path(str(path) + ".tmp")
     tmp.write_text(json.dumps(obj, indent=1))
     os.replace(tmp, path)
+
+
+class HostPort:
+    """A central controller's HCI on a unix socket, for one host at a time.
+
+    Bumble's own unix-server transport keeps one H4 parser for every client and lets a
+    closing client clear the newer one's socket, so a host that closes and reopens
+    (scan, then record) could lose its HCI. Here each new client gets a fresh parser,
+    replaces the previous one, and starts like a dongle just plugged in: the
+    controller's links are dropped (a real adapter loses them on reset too)."""
+
+    def __init__(self, path, link):
+        self.path = str(path)
+        self.link = link
+        self.source = ParserSource()
+        self.controller = None
+        self.current = None
+        self.server = None
+
+    def on_packet(self, packet):  # controller -> host
+        if self.current is not None:
+            self.current.write(packet)
+
+    async def start(self):
+        port = self
+
+        class _Proto(asyncio.Protocol):
+            def connection_made(self, transport):
+                if port.current is not None:
+                    port.current.close()
+                if port.controller is not None:
+                    port.link.drop_links(port.controller, reason=0x16)  # local host terminated
+                parser = PacketParser()
+                parser.set_packet_sink(port.source.sink)
+                port.source.parser = parser
+                port.current = self.transport = transport
+
+            def data_received(self, data):
+                if port.current is self.transport:
+                    port.source.parser.feed_data(data)
+
+            def connection_lost(self, exc):
+                if port.current is self.transport:
+                    port.current = None
+
+        self.server = await asyncio.get_running_loop().create_unix_server(_Proto, self.path)
+
+    async def close(self):
+        if self.current is not None:
+            self.current.close()
+        if self.server is not None:
+            self.server.close()
 
 
 async def _drop_links(link, controllers, drops, stop):
@@ -87,9 +140,11 @@ async def serve(world_json, node_ids, n_centrals, radio, faults_path, drops):
             sock = d / ("hci%d.sock" % k)
             if sock.exists():
                 sock.unlink()
-            t = await open_transport("unix-server:%s" % sock)
-            transports.append(t)
-            centrals.append(Controller("central%d" % k, host_source=t.source, host_sink=t.sink, link=link))
+            port = HostPort(sock, link)
+            await port.start()
+            transports.append(port)
+            port.controller = Controller("central%d" % k, host_source=port.source, host_sink=port, link=link)
+            centrals.append(port.controller)
             hci.append("unix:%s" % sock)
         world = json.loads(world_json.read_text())
         world.update({"stack": "nimble", "hci": hci, "node_ptys": ptys, "link_pid": os.getpid()})
