@@ -4,25 +4,17 @@ drivers/ that touches `machine`. Pin numbers and buses come from board.json."""
 import time
 
 import machine
+from myowire.codec import S_AFE, S_CLOCK, S_IMU, S_STORAGE
 
+from board import Board
 from drivers.ads1292r import ADS1292R
 from drivers.lsm6dso import LSM6DSO
 
-try:
-    from micropython import const
-except ImportError:
-    def const(x):
-        return x
 
-_S_AFE = const(0x01)
-_S_IMU = const(0x02)
-_S_CLOCK = const(0x04)
-_S_STORAGE = const(0x08)
-
-
-class RefBoard:
+class RefBoard(Board):
     name = "ref"
     ticks_bits = 30
+    keeps_clock = True  # the converter's sample clock (now_us below)
 
     def __init__(self, spec):
         self.spec = spec
@@ -43,7 +35,7 @@ class RefBoard:
         self._drdy_hard = bool(e.get("drdy_hard_irq", False))
         self.afe = ADS1292R(spi, cs, self._drdy, start, reset, e.get("gain", 6), e.get("vref_mv", 2420), e.get("shift_bits", 4))
         self.nv_per_lsb = self.afe.nv_per_lsb()
-        self.selftest = _S_CLOCK
+        self.selftest = S_CLOCK
         self.imu = None
         self.imu_rates = ()
         self.default_imu_hz = 0
@@ -91,7 +83,7 @@ class RefBoard:
 
         try:
             os.stat(self.fs_dir or "/")
-            self.selftest |= _S_STORAGE
+            self.selftest |= S_STORAGE
         except OSError:
             pass
 
@@ -132,7 +124,7 @@ class RefBoard:
         if self.afe.sink is not None:
             self.afe.stop()
         if self.afe.init(emg_hz):
-            self.selftest |= _S_AFE
+            self.selftest |= S_AFE
         self._drdy.irq(self.afe.on_drdy, machine.Pin.IRQ_FALLING, hard=self._drdy_hard)
         self.afe.start(emg_ring.put)  # the DRDY path: ring.put per sample
         self._imu_ring = imu_ring if imu_hz else None
@@ -144,7 +136,7 @@ class RefBoard:
         if self.imu is not None:
             if imu_hz:
                 if self.imu.init(imu_hz):
-                    self.selftest |= _S_IMU
+                    self.selftest |= S_IMU
             else:
                 self.imu.off()
         self._foot_cb = foot_cb

@@ -14,11 +14,11 @@ import struct
 import time
 from array import array
 
+from myowire.codec import S_AFE, S_CLOCK, S_IMU, S_STORAGE
+
+from board import Board
+
 TICKS_BITS = 30
-_S_AFE = 0x01  # self-test bits, as in the STATUS frame (codec.S_*)
-_S_IMU = 0x02
-_S_CLOCK = 0x04
-_S_STORAGE = 0x08
 _MASK = (1 << TICKS_BITS) - 1
 _CHUNK = 256
 
@@ -28,7 +28,7 @@ def _dirname(path):
     return path[:i] if i > 0 else "."
 
 
-class SimBoard:
+class SimBoard(Board):
     name = "sim"
     ticks_bits = TICKS_BITS
 
@@ -84,10 +84,10 @@ class SimBoard:
         bits = 0
         if self._emg.read(2):  # the 'front end' answers: there is EMG data
             self._emg.seek(0)
-            bits |= _S_AFE
+            bits |= S_AFE
         if self._imu is not None and self._imu.read(12):
             self._imu.seek(0)
-            bits |= _S_IMU
+            bits |= S_IMU
         kg = self._kg
         ku = self._ku
         ok = True
@@ -95,10 +95,10 @@ class SimBoard:
             if kg[i + 1] <= kg[i] or ku[i + 1] <= ku[i]:
                 ok = False
         if ok:  # the crystal runs forward
-            bits |= _S_CLOCK
+            bits |= S_CLOCK
         try:
             os.stat(self.fs_dir)
-            bits |= _S_STORAGE
+            bits |= S_STORAGE
         except OSError:
             pass
         return bits

@@ -12,10 +12,23 @@ seconds. Seq numbers are assigned here (one counter per node).
 
 from array import array
 
+import micropython
+
 from myowire import codec
 
 PAGE_BYTES = 2048  # small pages: they still fit in a heap fragmented by compiling modules
 STORE_SECONDS = 12  # >= 10 s of resend history at the board's highest rates
+
+
+@micropython.viper
+def copy_bytes(src, soff: int, dst, doff: int, n: int):
+    """dst[doff:doff+n] = src[soff:soff+n] without allocating (frames into and out of the store)."""
+    p = ptr8(src)
+    q = ptr8(dst)
+    i = 0
+    while i < n:
+        q[doff + i] = p[soff + i]
+        i += 1
 
 
 def budget(emg_hz, imu_hz):

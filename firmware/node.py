@@ -58,11 +58,10 @@ class Node:
     def __init__(self, board, bluetooth, store=None):
         """store: a FrameStore allocated early (startup.py) so a fragmented heap can hold it."""
         self.board = board
-        if hasattr(board, "now_us"):  # the board keeps the node clock itself (reference board)
+        if board.keeps_clock:  # the board keeps the node clock itself (reference board)
             self.clock = board
         else:  # extend the board's wrapping ticks counter (simulated board: its crystal)
-            origin = board.clock_origin_us() if hasattr(board, "clock_origin_us") else None
-            self.clock = Clock(board.ticks_us, board.ticks_bits, origin)
+            self.clock = Clock(board.ticks_us, board.ticks_bits, board.clock_origin_us())
         self.cfg_path = board.fs_dir + "/" + config.FILE_NAME
         self.cfg, self.cfg_error = config.load(self.cfg_path, board)
         if self.cfg_error:
@@ -85,7 +84,7 @@ class Node:
         self._mtu = PREFERRED_MTU  # frame size from boot: what the node asks the central for
         self.emg_n = 0
         self.imu_n = 0
-        self._bat_at = getattr(board, "battery_mv_at", None)
+        self.k0 = -1  # next EMG sample index; set by _start_board
         self._apply_config(None)
         self.commands = Commands(self)
         self.radio = Radio(bluetooth, self.store, self)
@@ -110,7 +109,7 @@ class Node:
         """(Re)start acquisition and align sample indices with what the board delivers next."""
         c = self.cfg
         self.board.start(self.emg_ring, self.imu_ring, c["imu_hz"], self._foot_edge, c["emg_hz"])
-        k_epoch, j_epoch, epoch_us = self.board.time_base() if hasattr(self.board, "time_base") else (0, 0, 0)
+        k_epoch, j_epoch, epoch_us = self.board.time_base()
         self.emg_clock = SampleClock(c["emg_hz"], k_epoch, epoch_us)
         self.imu_clock = SampleClock(c["imu_hz"], j_epoch, epoch_us) if c["imu_hz"] else None
         self.emg_ring.reset()
@@ -136,7 +135,7 @@ class Node:
             return
         self.emg_n = n
         self.imu_n = ni
-        if not hasattr(self, "k0"):
+        if self.k0 < 0:
             return  # boot: _start_board sets the boundaries
         self.emg_end = (self.k0 // n + 1) * n
         if self.fill and self.k0 + self.fill >= self.emg_end:
@@ -187,7 +186,7 @@ class Node:
     def idle(self):
         """Wait for the next pass, keeping soft-IRQ latency (the t2 stamp) short while linked."""
         if IDLE_SLICE_US and self.radio.connected():
-            wait_us = int(IDLE_NODE_MS * 1000 / getattr(self.board, "speed", 1.0))
+            wait_us = int(IDLE_NODE_MS * 1000 / self.board.speed)
             end = time.ticks_add(time.ticks_us(), wait_us)
             while time.ticks_diff(end, time.ticks_us()) > 0:
                 time.sleep_us(IDLE_SLICE_US)
@@ -204,7 +203,7 @@ class Node:
         more = True
         while more:
             more = self.board.poll()
-            self._drain_emg()
+            self.drain_emg()
         if now >= self._fallback_us:
             # periodic status frames follow the samples; if the converter has delivered
             # nothing for 2 s (no front end), refresh the status from the clock instead
@@ -217,7 +216,7 @@ class Node:
         if self.reboot_at_us and now >= self.reboot_at_us:
             self._reboot()
 
-    def _drain_emg(self):
+    def drain_emg(self):
         ring = self.emg_ring
         stage = self.stage
         while True:
@@ -368,7 +367,7 @@ class Node:
         stamped with k's time and the battery at that time, so it depends on the samples only."""
         t = self.emg_clock.at(k)
         t_us = t.s * 1000000 + t.us
-        mv = self._bat_at(t_us) if self._bat_at is not None else self.board.battery_mv()
+        mv = self.board.battery_mv_at(t_us)
         seq = self.pk.status_frame(t_us, self.status_fields(mv, True))
         self.radio.set_status_value(self.store.frame(seq))
 
@@ -383,29 +382,14 @@ class Node:
         self.radio.set_status_value(frame)
         return frame
 
-    # ---- commands (each returns (ack status, value, message))
-    def reply_sync(self, cmd_id, t1_us, t2_us):
-        self.radio.reply_sync(cmd_id, t1_us, t2_us)
-
+    # ---- what the commands (commands.py) ask of the pipeline
     def sync_frame(self, cmd_id, t1_us, t2_us):
         """The SYNC reply, t3 = node clock now (called by the radio right before notifying)."""
         return codec.encode_sync_reply(self.cfg["node_id"], cmd_id, t1_us, t2_us, self.clock.now_us())
 
-    def start_streaming(self):
-        """Go live from the next frame stored: the one holding the samples of 'now' (or a
-        frame due before it). Frames are cut and numbered from boot either way."""
-        if self.streaming:
-            return codec.ACK_OK, self.store.next_seq, "already streaming"
-        self._drain_emg()
-        first = self.store.next_seq
-        self.radio.open_live(first)
-        self.streaming = True
-        return codec.ACK_OK, first, ""
-
-    def stop_streaming(self):
-        if not self.streaming:
-            return codec.ACK_OK, self.store.next_seq, "not streaming"
-        self._drain_emg()
+    def flush_frames(self):
+        """Store every sample taken so far, partial frames included (STOP)."""
+        self.drain_emg()
         if self.fill:
             self._emit_emg()
         else:
@@ -414,91 +398,19 @@ class Node:
             self._fill_imu()
             if self.imu_fill:
                 self._emit_imu()
-        self.streaming = False
-        self.radio.close_live()
-        return codec.ACK_OK, self.store.next_seq, ""
 
-    def configure(self, a):
-        if self.streaming:
-            return codec.ACK_STATE, 0, "stop streaming before configuring"
-        new = dict(self.cfg)
-        flags = a["flags"]
-        if flags & ~(codec.CFG_POWERLINE_OFF | codec.CFG_IMU_OFF | codec.CFG_CLEAR_LABEL):
-            return codec.ACK_BAD_ARGS, 0, "unknown configure flags 0x%02x" % flags
-        if a["label"] and flags & codec.CFG_CLEAR_LABEL:
-            return codec.ACK_BAD_ARGS, 0, "label must be empty with CLEAR_LABEL"
-        for key in ("emg_hz", "highpass_hz"):
-            if a[key]:
-                new[key] = a[key]
-        if a["imu_hz"]:
-            new["imu_hz"] = config.imu_rate_hz(a["imu_hz"], self.board.imu_rates)
-        if a["powerline_hz"]:
-            if flags & codec.CFG_POWERLINE_OFF:
-                return codec.ACK_BAD_ARGS, 0, "powerline_hz must be 0 with POWERLINE_OFF"
-            new["powerline_hz"] = a["powerline_hz"]
-        elif flags & codec.CFG_POWERLINE_OFF:
-            new["powerline_hz"] = 0
-        if flags & codec.CFG_IMU_OFF:
-            if a["imu_hz"]:
-                return codec.ACK_BAD_ARGS, 0, "imu_hz must be 0 with IMU_OFF"
-            new["imu_hz"] = 0
-        if a["new_node_id"]:
-            new["node_id"] = a["new_node_id"]
-        if a["label"]:
-            new["label"] = a["label"]
-        elif flags & codec.CFG_CLEAR_LABEL:
-            new["label"] = ""
-        why = config.problem(new, self.board)
-        if why:
-            return codec.ACK_BAD_ARGS, 0, why
-        if self.cfg_error:
-            self._keep_rejected_config()
-        try:
-            config.save(self.cfg_path, new)
-        except OSError as e:
-            return codec.ACK_BUSY, 0, "cannot save config: %s" % e
+    def reconfigure(self, new):
+        """Run on a validated, saved configuration; the sampling restarts only if a rate changed."""
         old = self.cfg
         self.cfg = new
         self.cfg_error = None
         self._apply_config(old)
         if _changed(old, new, _RATE_KEYS):
             self._start_board()  # same rates: sampling, filter and frame boundaries run on
-        return codec.ACK_OK, 0, ""
-
-    def _keep_rejected_config(self):
-        """Move a rejected config.json aside (config.rejected.json) rather than overwrite it."""
-        import os
-
-        try:
-            os.rename(self.cfg_path, self.board.fs_dir + "/config.rejected.json")
-        except OSError:
-            pass
-
-    def resend(self, first, last):
-        if last < first:
-            return codec.ACK_BAD_ARGS, 0, "last seq before first"
-        if last >= self.store.next_seq:
-            return codec.ACK_BAD_ARGS, self.store.next_seq, "seq %d not sent yet" % last
-        oldest = self.store.oldest_seq()
-        if last >= oldest and not self.radio.request_resend(first if first > oldest else oldest, last):
-            return codec.ACK_BUSY, 0, "resend queue full"
-        if first < oldest:
-            return codec.ACK_GONE, oldest, "frames before %d are gone" % oldest
-        return codec.ACK_OK, last - first + 1, ""
 
     def status_now(self):
-        now = self.clock.now_us()
-        seq = self.store.next_seq if self.streaming else 0
-        self._status(now, self.streaming)
-        return codec.ACK_OK, seq, ("config defaults: " + self.cfg_error)[:64] if self.cfg_error else ""
-
-    def identify(self, seconds):
-        self.board.identify(seconds)
-        return codec.ACK_OK, seconds, ""
-
-    def request_reboot(self):
-        self.reboot_at_us = self.clock.now_us() + 200000  # after the ack has gone out
-        return codec.ACK_OK, 0, ""
+        """Refresh the readable status (and store it as a frame while streaming); the frame."""
+        return self._status(self.clock.now_us(), self.streaming)
 
     def _reboot(self):
         self.reboot_at_us = 0

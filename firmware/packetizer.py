@@ -13,6 +13,8 @@ from micropython import const
 
 from myowire import codec
 
+from framestore import copy_bytes
+
 _HDR = const(16)
 
 
@@ -79,16 +81,6 @@ def _header(buf, off: int, vt: int, node: int, enc: int, count: int, seq: int, t
     p[off + 15] = (v >> 8) & 0xFF
 
 
-@micropython.viper
-def _copy(src, soff: int, dst, doff: int, n: int):
-    p = ptr8(src)
-    q = ptr8(dst)
-    i = 0
-    while i < n:
-        q[doff + i] = p[soff + i]
-        i += 1
-
-
 class SampleClock:
     """Node time of sample k at a fixed rate, as (s, us) small ints:
     epoch_us + floor((k - k_epoch) * 1e6 / rate_hz). The simulated board's epoch is
@@ -146,7 +138,7 @@ class Packetizer:
         off = st.begin(length)
         buf = st.wbuf
         _header(buf, off, vt, self.node_id, enc, n, st.next_seq, t.s, t.us)
-        _copy(stage, 0, buf, off + _HDR, nbytes)
+        copy_bytes(stage, 0, buf, off + _HDR, nbytes)
         _seal(buf, off, _HDR + nbytes, _TABLE)
         return st.commit(length)
 
@@ -155,7 +147,7 @@ class Packetizer:
         st = self.store
         n = len(frame)
         off = st.begin(n)
-        _copy(frame, 0, st.wbuf, off, n)
+        copy_bytes(frame, 0, st.wbuf, off, n)
         return st.commit(n)
 
     def status_frame(self, t0_us, fields):

@@ -15,7 +15,7 @@ from micropython import const
 
 from myowire import codec, gatt
 
-from packetizer import _copy
+from framestore import copy_bytes
 
 _IRQ_CENTRAL_CONNECT = const(1)
 _IRQ_CENTRAL_DISCONNECT = const(2)
@@ -63,20 +63,16 @@ class Radio:
         self.ble.gatts_set_buffer(self.h_reply, 128)
         self.conn = None
         self.mtu = _DEFAULT_MTU
+        self.live_open = False  # streaming: every new frame is live
+        self.live_end = store.next_seq  # not streaming: live frames end before this seq
+        self._reset_link(store.next_seq)
         self._tx = bytearray(_PREFERRED_MTU)  # the notification being sent (frame or fragment)
         self._txmv = memoryview(self._tx)
         self._views = {}  # length -> memoryview of _tx: exact-length buffers without allocating
-        self.live_next = store.next_seq
-        self.live_open = False  # streaming: every new frame is live
-        self.live_end = store.next_seq  # not streaming: live frames end before this seq
-        self._cur = -1  # seq being sent
-        self._cur_frag = 0  # next fragment index of it
+        self._cur_frag = 0  # next fragment index of the frame being sent
         self._cur_step = 0  # its fragment payload size, fixed once it started
-        self._ranges = []  # [first, last] resend ranges, inclusive
-        self._replies = []  # encoded replies (or pending SYNC tuples) waiting for buffer space
         self._busy = False  # main loop is inside a notify sequence
         self._retry_at = time.ticks_ms()
-        self._backoff = _BACKOFF_MIN_MS
         self.enomem = 0
         self.sent = 0
         self.skipped = 0  # live frames evicted before they could be sent
@@ -102,19 +98,13 @@ class Radio:
                 return
             self.conn = conn
             self.mtu = _DEFAULT_MTU
-            self.live_next = self.store.next_seq
-            self._cur = -1
-            self._ranges = []
-            self._replies = []
-            self._backoff = _BACKOFF_MIN_MS
+            self._reset_link(self.store.next_seq)
             self.handler.on_connect()
         elif event == _IRQ_CENTRAL_DISCONNECT:
             if data[0] != self.conn:
                 return
             self.conn = None
-            self._cur = -1
-            self._ranges = []
-            self._replies = []
+            self._reset_link(self.live_next)
             self.handler.on_disconnect()
         elif event == _IRQ_GATTS_WRITE:
             t2 = self.handler.now_us()  # time-sync receive time: as early as possible
@@ -272,7 +262,7 @@ class Radio:
                 page = st.found_buf
                 room = self.mtu - 3
                 if n <= room and self._cur_frag == 0:
-                    _copy(page, off, self._tx, 0, n)
+                    copy_bytes(page, off, self._tx, 0, n)
                     if not self._notify(self.h_data, self._view(n)):
                         return
                     self._done()
@@ -294,7 +284,7 @@ class Radio:
                     fb = self._tx
                     fb[0] = flags
                     fb[1] = i & 0xFF
-                    _copy(page, off + a, fb, 2, m)
+                    copy_bytes(page, off + a, fb, 2, m)
                     if not self._notify(self.h_data, self._view(2 + m)):
                         self._cur_frag = i
                         return
@@ -323,14 +313,20 @@ class Radio:
         self._cur = -1
         self.sent += 1
 
+    def _reset_link(self, live_next):
+        """Forget what is in flight or queued (resend ranges, replies) and go on live from
+        live_next: the one place for a new link, a lost link and a reset store."""
+        self.live_next = live_next
+        self._cur = -1  # seq being sent
+        self._ranges = []  # [first, last] resend ranges, inclusive
+        self._replies = []  # encoded replies (or pending SYNC tuples) waiting for buffer space
+        self._backoff = _BACKOFF_MIN_MS
+
     def reset_queue(self):
         """The store was reset: nothing is in flight or queued any more."""
-        self.live_next = self.store.next_seq
         self.live_open = False
         self.live_end = self.store.next_seq
-        self._cur = -1
-        self._ranges = []
-        self._replies = []
+        self._reset_link(self.store.next_seq)
 
     def disconnect(self):
         if self.conn is not None:

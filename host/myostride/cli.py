@@ -13,7 +13,8 @@ from . import __version__
 from .errors import UserError
 
 # Order is the order `myostride --help` lists them in.
-COMMANDS = ("demo", "sim", "scan", "record", "check", "analyze", "report", "export", "flash", "node", "devboard")
+COMMANDS = ("demo", "sim", "scan", "record", "check", "analyze", "batch", "report", "export", "flash", "node",
+            "devboard")
 
 
 def build_parser():

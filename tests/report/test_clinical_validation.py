@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from myostride.clinical import load_clinical, missing_documentation, validate_clinical
+from myostride.study.clinical import load_clinical, missing_documentation, validate_clinical
 from myostride.errors import UserError
 
 import report_fixtures as rf

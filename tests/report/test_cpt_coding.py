@@ -1,6 +1,6 @@
 import pytest
 
-from myostride.coding import DISCLAIMER, suggest_codes
+from myostride.study.coding import DISCLAIMER, suggest_codes
 
 
 def codes(result):

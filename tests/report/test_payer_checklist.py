@@ -1,5 +1,5 @@
-from myostride.clinical import missing_documentation
-from myostride.payer import CRITERIA_IDS, evaluate_criteria
+from myostride.study.clinical import missing_documentation
+from myostride.study.payer import CRITERIA_IDS, evaluate_criteria
 
 import report_fixtures as rf
 

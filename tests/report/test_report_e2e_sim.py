@@ -16,7 +16,7 @@ from myosim.world import World
 from myostride.acquire.recorder import record_session
 from myostride.analysis.inputs_c3d import load_c3d
 from myostride.cli import main
-from myostride.clinical import EXAMPLE_CLINICAL_PATH
+from myostride.study.clinical import EXAMPLE_CLINICAL_PATH
 
 pytestmark = pytest.mark.slow
 WORLD_S = 30.0

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from myostride.report import write_report
-from myostride.summary import build_summary
+from myostride.study.summary import build_summary
 
 import report_fixtures as rf
 

@@ -10,7 +10,7 @@ from myosim.emg import synthesize_trial
 from myostride.analysis import load_input, pipeline
 from myostride.export import write_c3d
 from myostride.report import write_report
-from myostride.summary import build_summary
+from myostride.study.summary import build_summary
 
 import report_fixtures as rf
 

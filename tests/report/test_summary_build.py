@@ -4,7 +4,7 @@ import pytest
 
 from myostride.errors import UserError
 from myostride.muscles import MUSCLES
-from myostride.summary import INTERPRETATION_PLACEHOLDER, SCHEMA, build_summary
+from myostride.study.summary import INTERPRETATION_PLACEHOLDER, SCHEMA, build_summary
 
 import report_fixtures as rf
 
@@ -74,7 +74,7 @@ def test_failed_self_test_is_reported(boards):
 
 def test_status_frame_selftest_bits():
     from myowire import codec
-    from myostride.report.equipment import selftest_from_bits
+    from myostride.study.equipment import selftest_from_bits
 
     all_ok = codec.S_AFE | codec.S_IMU | codec.S_CLOCK | codec.S_STORAGE
     assert selftest_from_bits(all_ok)["passed"] is True
@@ -142,7 +142,7 @@ def test_interpretation_without_a_named_clinician_is_not_96004():
 
 def test_simulated_session_is_marked_in_summary_and_report(tmp_path):
     from myostride.report.content import report_sections
-    from myostride.summary import SIMULATED_NOTICE, build_summary, data_source
+    from myostride.study.summary import SIMULATED_NOTICE, build_summary, data_source
 
     assert data_source({"backend": "ble"}) == {"backend": "ble", "simulated": False, "notice": None}
     assert data_source(None)["simulated"] is False

@@ -449,7 +449,8 @@ def describe(specs, world=None):
     except ImportError:  # older bumble without __version__
         bumble_version = None
     d = {"name": "bumble", "host_stack": "bumble", "bumble_version": bumble_version, "hci": list(specs),
-         "simulated": False, "node_stack": None}
+         "simulated": False, "node_stack": None,
+         "stack": "Bumble %s host stack on %s" % (bumble_version or "?", ", ".join(specs))}
     if world:
         try:
             w = json.loads(Path(world).read_text())
@@ -459,4 +460,43 @@ def describe(specs, world=None):
             d["node_stack"] = w["stack"]  # e.g. "nimble": MicroPython's NimBLE in the real-stack world
             d["simulated"] = True
             d["link"] = "bumble LocalLink (virtual controllers, no air time)"
+            d["stack"] += ("; nodes on MicroPython's %s bluetooth (real-stack world: simulated patient, "
+                           "virtual controllers, no air time)" % ("NimBLE" if w["stack"] == "nimble" else w["stack"]))
     return d
+
+
+def make_backend(world=None, hci=None):
+    """The `bumble` case of acquire.backends.resolve_backend (the Backend object)."""
+    from .backends import Backend
+
+    class BumbleBackend(Backend):
+        """A Bumble host stack on one or more HCI transports: USB/serial dongles, or the
+        central controller(s) of a real-stack world (world.json "hci")."""
+
+        name = "bumble"
+        host_clock_name = "monotonic"
+        scanner_backend = BumbleScanner
+        client_backend = BumbleClient
+
+        def __init__(self):
+            self.hci = resolve_hci(hci, world)
+            self.world = str(world) if world else None
+            self._info = describe(self.hci, self.world)
+            self.simulated = bool(self._info["simulated"])
+
+        def device_kwargs(self):
+            return {"hci": list(self.hci)}
+
+        def describe(self):
+            d = Backend.describe(self)
+            d.update(self._info)
+            return d
+
+        def scan_failed(self, exc):
+            from ..errors import UserError
+
+            return UserError("cannot scan through Bumble on %s (%s): is the dongle plugged in and not held by "
+                             "the operating system's Bluetooth service (Linux: `sudo systemctl stop bluetooth` or "
+                             "unbind it), or is the real-stack world running?" % (", ".join(self.hci), exc))
+
+    return BumbleBackend()

@@ -95,7 +95,7 @@ def build_manifest(contents, live_recorder=False):
         "myostride_version": start.get("myostride_version", __version__),
         "manifest_written_by": __version__,
         "backend": start.get("backend"),
-        "radio": start.get("radio") or {"name": start.get("backend")},
+        "radio": start.get("radio"),
         "host_clock": start.get("host_clock"),
         "start_host_us": start_us,
         "end_host_us": int(end["t_us"]) if end else last_t,

@@ -1,13 +1,15 @@
 """Record a session from up to 12 nodes: connect, configure, sync, start, stream, recover, stop.
 
-    manifest = await record_session("trial01", ["1=left:tibialis_anterior", ...], seconds=60, backend="sim")
+    backend = resolve_backend("sim", world="sim/world.json")   # acquire/backends.py
+    manifest = await record_session("trial01", ["1=left:tibialis_anterior", ...], seconds=60, backend=backend)
 
 Everything received is appended to raw.log the moment it arrives (see
 rawlog.py); session.json is derived from that log at the end (and by
 load_session() if the recorder dies). Per node, concurrent tasks send
 time-sync pings and ask for resends of missing frames; a node that drops
 its link is found again by its id and reconnected, and the missing frames
-are asked for like any other loss.
+are asked for like any other loss. Live consumers (LSL, the console) get
+decoded blocks through sinks (sinks.py).
 """
 
 import asyncio
@@ -22,13 +24,14 @@ from myowire import codec
 
 from .. import __version__
 from ..boards import known_boards
-from ..clock import clock_for_backend
 from ..errors import UserError
 from . import logscan, manifest as manifest_mod, rawlog
+from .backends import as_backend
 from .gaps import SeqTracker
 from .link import CommandFailed, NodeLink
 from .mapping import parse_mapping
-from .scanner import backend_classes, scan
+from .scanner import scan
+from .sinks import SinkHub
 from .sync import OnlineClock
 
 _HDR = struct.Struct("<BBBBIQ")
@@ -93,33 +96,30 @@ class NodeState:
 
 
 class Recorder:
-    def __init__(self, out_dir, mapping, seconds, backend="sim", config=None, progress=None, world=None,
+    """backend: an acquire.backends.Backend (a name is resolved, with world=; default real BLE).
+    sinks: live consumers of decoded blocks and events (sinks.RecorderSink)."""
+
+    def __init__(self, out_dir, mapping, seconds, backend=None, config=None, progress=None, world=None,
                  sync_period_s=0.05, resend_period_s=0.1, scan_s=10.0, drain_s=10.0, connect_timeout_s=10.0,
-                 board=None, hci=None):
+                 board=None, sinks=()):
         self.out = Path(out_dir)
         self.maps = parse_mapping(mapping)
         if seconds is not None and not seconds > 0:
             raise UserError("--seconds must be > 0 (got %s)" % seconds)
         self.seconds = seconds
-        self.backend = backend
+        self.backend = as_backend(backend, world)
         self.config = check_config(config)
         self.board = check_board(DEFAULT_BOARD if board is None else board)
         self.progress = progress
-        self.world = str(world) if world else None
         self.sync_period_s = sync_period_s
         self.resend_period_s = resend_period_s
         self.scan_s = scan_s
         self.drain_s = drain_s
         self.connect_timeout_s = connect_timeout_s
-        self.scanner_cls, self.client_cls, _ = backend_classes(backend)
-        self.dev_kwargs = {"world": self.world} if (backend == "sim" and self.world) else {}
-        self.radio = {"name": backend}
-        if backend == "bumble":
-            from .bumble_backend import describe, resolve_hci
-
-            self.dev_kwargs = {"hci": resolve_hci(hci, self.world)}
-            self.radio = describe(self.dev_kwargs["hci"], self.world)
-        self.clock_us = clock_for_backend(backend, self.world)
+        self.client_cls = self.backend.client_backend
+        self.dev_kwargs = self.backend.device_kwargs()
+        self.clock_us = self.backend.host_clock_us
+        self.sinks = SinkHub(sinks, self._sink_failed)
         self.nodes = {m.node_id: NodeState(m) for m in self.maps}
         self.log = None
         self.t_start = None
@@ -136,10 +136,11 @@ class Recorder:
             raise UserError("%s already holds a recorded session (raw.log); choose a new --out directory" % self.out)
         self.log = rawlog.RawLogWriter(self.out / rawlog.LOG_NAME)
         self.log.sync_in_caller = False  # _flush_loop fsyncs off the event loop
+        self.session_id = str(uuid.uuid4())
         self.log.event(
             self.clock_us(), "session_start",
-            session_id=str(uuid.uuid4()), created_utc=manifest_mod.utc_now(), myostride_version=__version__,
-            backend=self.backend, host_clock="sim-global" if self.backend == "sim" else "monotonic", radio=self.radio,
+            session_id=self.session_id, created_utc=manifest_mod.utc_now(), myostride_version=__version__,
+            backend=self.backend.name, host_clock=self.backend.host_clock_name, radio=self.backend.describe(),
             mapping=[m.to_json() for m in self.maps], config=self.config, seconds=self.seconds, board=self.board,
         )
         self.log.sync()
@@ -152,7 +153,7 @@ class Recorder:
         return man
 
     async def _find(self, want, seconds):
-        return await scan(seconds, self.backend, want=set(want), scanner_kwargs=self.dev_kwargs)
+        return await scan(seconds, self.backend, want=set(want))
 
     async def _connect(self, st, attempts=3):
         last = None
@@ -167,7 +168,7 @@ class Recorder:
                 continue
             st.link = link
             st.connects += 1
-            self.log.event(self.clock_us(), "connected", node_id=st.node_id, name=st.found.name, address=st.found.address,
+            self._event("connected", node_id=st.node_id, name=st.found.name, address=st.found.address,
                            firmware=list(st.found.firmware), battery_pct=st.found.battery_pct, rssi_dbm=st.found.rssi,
                            mtu=link.mtu, attempt=st.connects)
             return link
@@ -210,6 +211,15 @@ class Recorder:
 
     # ------------------------------------------------------------ callbacks (event loop, synchronous)
 
+    def _event(self, event, **fields):
+        """A recorder event: into raw.log, and to the live sinks."""
+        t = self.clock_us()
+        self.log.event(t, event, **fields)
+        self.sinks.event(t, event, fields)
+
+    def _sink_failed(self, sink, error):
+        self.log.event(self.clock_us(), "sink_failed", sink=sink, error=error)
+
     def _on_sent(self, node_id, t_us, frame):
         self.log.append(rawlog.K_SENT, node_id, t_us, frame)
 
@@ -242,11 +252,14 @@ class Recorder:
                 st.lead_off = bool(st.status["flags"] & codec.F_LEAD_OFF)
             except codec.WireError:
                 pass
+            return
+        if self.sinks:
+            self.sinks.frame(node_id, frame, st.clock.fit, st.nv_per_lsb, self.config["emg_hz"], self.config["imu_hz"])
 
     def _on_disconnect(self, node_id):
         st = self.nodes[node_id]
         st.disconnects += 1
-        self.log.event(self.clock_us(), "disconnected", node_id=node_id)
+        self._event("disconnected", node_id=node_id)
         if self.running and (st.reconnect_task is None or st.reconnect_task.done()):
             st.reconnect_task = asyncio.get_running_loop().create_task(self._reconnect(st))
 
@@ -256,7 +269,7 @@ class Recorder:
         attempt = 0
         while self.running:
             attempt += 1
-            self.log.event(self.clock_us(), "reconnecting", node_id=st.node_id, attempt=attempt)
+            self._event("reconnecting", node_id=st.node_id, attempt=attempt)
             try:
                 found = await self._find([st.node_id], 3.0)
             except UserError:
@@ -273,7 +286,7 @@ class Recorder:
                 if not streaming and not self.stopping:
                     try:
                         _t1, reply = await self._command(st, codec.C_START)
-                        self.log.event(self.clock_us(), "started", node_id=st.node_id, ack_status=reply.get("status"), ack_value=reply.get("value"), restart=True)
+                        self._event("started", node_id=st.node_id, ack_status=reply.get("status"), ack_value=reply.get("value"), restart=True)
                     except CommandFailed:
                         pass
                 # fresh sync exchanges right away: the link timing changed
@@ -295,7 +308,7 @@ class Recorder:
                 continue
             now_s = self.clock_us() / 1e6
             for first, last in st.tracker.plan(now_s):
-                self.log.event(self.clock_us(), "resend", node_id=st.node_id, first=first, last=last)
+                self._event("resend", node_id=st.node_id, first=first, last=last)
                 asyncio.get_running_loop().create_task(self._resend(st, first, last))
             # frames declared lost for lack of any answer
             self._log_new_gone(st)
@@ -318,7 +331,7 @@ class Recorder:
         while st.gone_frames < len(st.tracker.gone):
             a, b, reason = st.tracker.gone[st.gone_frames]
             st.gone_frames += 1
-            self.log.event(self.clock_us(), "gone", node_id=st.node_id, first=a, last=b, reason=reason)
+            self._event("gone", node_id=st.node_id, first=a, last=b, reason=reason)
 
     async def _flush_loop(self):
         """fsync raw.log every 0.5 s from a worker thread (never blocks reception)."""
@@ -330,6 +343,9 @@ class Recorder:
     async def _progress_loop(self):
         while True:
             await asyncio.sleep(0.5)
+            if self.sinks:
+                for st in self.nodes.values():
+                    st.clock.refit()  # the live clock estimate sinks time their blocks with
             if self.progress is not None:
                 self.progress(self.snapshot())
 
@@ -366,10 +382,7 @@ class Recorder:
 
     async def run(self, stop_event=None):
         stop_event = stop_event or asyncio.Event()
-        try:
-            self.clock_us()  # the simulator's clock needs its world file
-        except Exception as exc:
-            raise UserError("cannot use the %s backend: %s" % (self.backend, exc))
+        self.backend.check_ready()  # e.g. the simulator's clock needs its world file
         self._open()
         tasks = []
         status = "failed"
@@ -386,7 +399,9 @@ class Recorder:
             await asyncio.gather(*(self._warm_sync(st) for st in self.nodes.values()))
             self.running = True
             self.t_start = self.clock_us()
+            self._start_sinks()
             self.log.event(self.t_start, "start_sent")
+            self.sinks.event(self.t_start, "start_sent", {})
             for st in self.nodes.values():
                 tasks.append(asyncio.create_task(self._start_node(st, tasks)))
             tasks.append(asyncio.create_task(self._flush_loop()))
@@ -413,8 +428,9 @@ class Recorder:
                     st.reconnect_task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await asyncio.gather(*(st.link.disconnect() for st in self.nodes.values() if st.link is not None), return_exceptions=True)
-            self.log.event(self.clock_us(), "session_end", status=status, reason=self.end_reason or status)
+            self._event("session_end", status=status, reason=self.end_reason or status)
             self.log.close()
+            self.sinks.close()
             if self.t_start is None:
                 # Failed before any node was started (no node found, refused config):
                 # nothing was recorded, so leave no session behind to block this --out.
@@ -429,6 +445,17 @@ class Recorder:
                            "end_reason": "could not write session.json: %r; run `myostride record --rebuild %s`" % (exc, self.out)}
         return man
 
+    def _start_sinks(self):
+        if not self.sinks:
+            return
+        for st in self.nodes.values():
+            st.clock.refit()  # from the warm-sync exchanges: blocks can be timed from the first frame
+        self.sinks.start({
+            "session_id": self.session_id, "start_host_us": self.t_start, "backend": self.backend.describe(),
+            "config": dict(self.config),
+            "nodes": [{"node_id": m.node_id, "label": m.label, "side": m.side, "muscle": m.muscle} for m in self.maps],
+        })
+
     async def _start_node(self, st, tasks):
         """START one node, then run its sync and resend loops; a node that does not
         answer is retried in the background instead of failing the session."""
@@ -438,7 +465,7 @@ class Recorder:
             try:
                 _t1, reply = await self._command(st, codec.C_START, tries=5)
             except CommandFailed as exc:
-                self.log.event(self.clock_us(), "start_retry", node_id=st.node_id, error=str(exc))
+                self._event("start_retry", node_id=st.node_id, error=str(exc))
                 await asyncio.sleep(0.5)
                 continue
             if reply.get("status") != codec.ACK_OK:
@@ -449,7 +476,7 @@ class Recorder:
             if fresh:
                 # START's ack value is the seq of the first frame the node streams
                 st.tracker.expect_from(first, self.clock_us() / 1e6)
-            self.log.event(self.clock_us(), "started", node_id=st.node_id, ack_status=reply.get("status"), ack_value=first,
+            self._event("started", node_id=st.node_id, ack_status=reply.get("status"), ack_value=first,
                            first_seq=first if fresh else None)
             return
 
@@ -486,6 +513,7 @@ class Recorder:
         self.stopping = True
         t_stop = self.clock_us()
         self.log.event(t_stop, "stop_sent")
+        self.sinks.event(t_stop, "stop_sent", {})
 
         async def stop_one(st):
             if st.link is None or not st.link.connected:
@@ -501,7 +529,7 @@ class Recorder:
             v = reply.get("value", 0)
             tr = st.tracker
             plausible = reply.get("status") == codec.ACK_OK and tr.next_seq is not None and tr.next_seq <= v <= tr.next_seq + 100000
-            self.log.event(self.clock_us(), "stopped", node_id=st.node_id, ack_status=reply.get("status"), ack_value=v,
+            self._event("stopped", node_id=st.node_id, ack_status=reply.get("status"), ack_value=v,
                            next_seq=v if plausible else None)
             if plausible:
                 tr.expect_until(v, self.clock_us() / 1e6)
@@ -510,7 +538,7 @@ class Recorder:
             try:
                 await asyncio.wait_for(stop_one(st), STOP_TIMEOUT_S)
             except asyncio.TimeoutError:
-                self.log.event(self.clock_us(), "stop_unanswered", node_id=st.node_id)
+                self._event("stop_unanswered", node_id=st.node_id)
 
         await asyncio.gather(*(bounded(st) for st in self.nodes.values()))
 
@@ -526,7 +554,7 @@ class Recorder:
             await asyncio.sleep(0.1)
 
 
-async def record_session(out_dir, mapping, seconds, backend="sim", config=None, progress=None, world=None, stop_event=None, **kw):
-    """Record a session; returns its manifest (dict). See Recorder for the options."""
+async def record_session(out_dir, mapping, seconds, backend=None, config=None, progress=None, world=None, stop_event=None, **kw):
+    """Record a session; returns its manifest (dict). See Recorder for the options (backend: a Backend)."""
     rec = Recorder(out_dir, mapping, seconds, backend=backend, config=config, progress=progress, world=world, **kw)
     return await rec.run(stop_event)

@@ -1,7 +1,7 @@
 """Find myostride nodes by their advertising, through bleak's public scanner API.
 
 The same code serves real radios (bleak's default backend) and the simulator
-(backend=myosim.backend.SimScanner): only the backend class differs.
+(myosim.backend.SimScanner): only the Backend object (backends.py) differs.
 """
 
 import asyncio
@@ -11,21 +11,7 @@ from bleak import BleakScanner
 from myowire import gatt
 
 from ..errors import UserError
-
-
-def backend_classes(backend):
-    """(scanner_cls or None, client_cls or None, extra kwargs) for a backend name."""
-    if backend == "ble":
-        return None, None, {}
-    if backend == "sim":
-        from myosim.backend import SimClient, SimScanner
-
-        return SimScanner, SimClient, {}
-    if backend == "bumble":
-        from .bumble_backend import BumbleClient, BumbleScanner
-
-        return BumbleScanner, BumbleClient, {}
-    raise UserError("unknown backend %r: use ble (real nodes), bumble (a Bumble host on --hci) or sim (the simulator)" % backend)
+from .backends import as_backend
 
 
 class FoundNode:
@@ -60,12 +46,13 @@ def parse_node(device, adv):
     return FoundNode(info["node_id"], device, adv.local_name or device.name, tuple(info["firmware"]), info["battery_pct"], adv.rssi, info["proto_version"])
 
 
-async def scan(seconds=3.0, backend="ble", want=None, scanner_kwargs=None):
+async def scan(seconds=3.0, backend=None, want=None):
     """Scan for up to `seconds`; returns {node_id: FoundNode} (latest advertisement each).
 
+    backend: a backends.Backend (a name is resolved; default real BLE).
     want: a set of node ids; the scan ends early once all of them were seen.
     """
-    scanner_cls, _client_cls, _kw = backend_classes(backend)
+    backend = as_backend(backend)
     found = {}
     done = asyncio.Event()
 
@@ -77,21 +64,18 @@ async def scan(seconds=3.0, backend="ble", want=None, scanner_kwargs=None):
         if want and want.issubset(found):
             done.set()
 
-    kwargs = dict(scanner_kwargs or {})
-    if scanner_cls is not None:
-        kwargs["backend"] = scanner_cls
+    kwargs = dict(backend.device_kwargs())
+    if backend.scanner_backend is not None:
+        kwargs["backend"] = backend.scanner_backend
     try:
         async with BleakScanner(on_adv, **kwargs):
             try:
-                await asyncio.wait_for(done.wait(), seconds)
-            except asyncio.TimeoutError:
+                async with asyncio.timeout(seconds):
+                    await done.wait()
+            except TimeoutError:
                 pass
     except UserError:
         raise
     except Exception as exc:  # bleak raises BleakError / OSError for a missing adapter or world
-        if backend == "ble":
-            raise UserError("cannot scan for Bluetooth nodes (%s): is a Bluetooth adapter present and switched on "
-                            "(Linux: the bluetooth service running)? To try without hardware use --backend sim with "
-                            "`myostride sim` running" % exc)
-        raise UserError("cannot scan the simulator: %s" % exc)
+        raise backend.scan_failed(exc) from None
     return found

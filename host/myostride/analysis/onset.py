@@ -24,6 +24,8 @@ Method ("double-threshold with changepoint refinement"):
 The benchmark bench/bench_onset.py justifies this against the BioSPPy and NeuroKit2 detectors.
 """
 
+import functools
+
 import numpy as np
 
 DEFAULTS = {
@@ -177,28 +179,48 @@ def _ramp_start(z2, k_hint, before, after):
     if hi - lo < 8 or k_hint <= lo:
         return k_hint
     e = z2[lo:hi]
-    # Amplitude (rest sd) reached `after` samples into the rise: 9 to 1600 sd. A slower start is
-    # not identifiable from a stretch at noise level (t0 and rate trade off), so it is excluded.
-    rate_lo, rate_hi = 9.0 / float(after * after), 1600.0 / float(after * after)
     # Coarse grid (every 4th t0, 8 rates), then a fine one around its best: ~8x fewer
     # likelihoods than the full grid, which matters at ~20 000 edges per 10-minute session.
-    t0s, rates = np.arange(0, k_hint - lo + 1, 4), np.geomspace(rate_lo, rate_hi, 8)
+    rates, rate_lo, rate_hi, fine_factors = _ramp_rate_grid(after)
+    t0s = np.arange(0, k_hint - lo + 1, 4)
     j, r = _ramp_grid_best(e, t0s, rates)
-    step = (rate_hi / rate_lo) ** (1.0 / 7.0)
     t0s = np.arange(max(0, t0s[j] - 3), min(k_hint - lo, t0s[j] + 3) + 1)
-    rates = np.clip(rates[r] * np.geomspace(1.0 / step, step, 7), rate_lo, rate_hi)
-    j, _ = _ramp_grid_best(e, t0s, rates)
+    j, _ = _ramp_grid_best(e, t0s, np.clip(rates[r] * fine_factors, rate_lo, rate_hi))
     return int(lo + t0s[j])
+
+
+@functools.lru_cache(maxsize=8)
+def _ramp_rate_grid(after):
+    """(coarse rates, lowest, highest, fine-grid factors) for a fit over `after` samples.
+
+    Amplitude (rest sd) reached `after` samples into the rise: 9 to 1600 sd. A slower start is
+    not identifiable from a stretch at noise level (t0 and rate trade off), so it is excluded.
+    The same for every edge of a recording, so designed once.
+    """
+    rate_lo, rate_hi = 9.0 / float(after * after), 1600.0 / float(after * after)
+    step = (rate_hi / rate_lo) ** (1.0 / 7.0)
+    rates = np.geomspace(rate_lo, rate_hi, 8)
+    rates.flags.writeable = False
+    factors = np.geomspace(1.0 / step, step, 7)
+    factors.flags.writeable = False
+    return rates, rate_lo, rate_hi, factors
+
+
+@functools.lru_cache(maxsize=8)
+def _sample_axis(n):
+    t = np.arange(n, dtype=np.float64)
+    t.flags.writeable = False
+    return t
 
 
 def _ramp_grid_best(e, t0s, rates):
     """(t0 index, rate index) minimising the negative log-likelihood of energies e (rest = 1)
     under variance 1 + (rate (t - t0)_+^2)^2, over the grid t0s x rates."""
-    t = np.arange(len(e), dtype=np.float64)
+    t = _sample_axis(len(e))
     d2 = np.maximum(t[None, :] - t0s[:, None], 0.0) ** 2  # (t0, t)
     v = 1.0 + (rates[:, None, None] * d2[None, :, :]) ** 2  # (rate, t0, t)
     nll = np.sum(np.log(v) + e / v, axis=2)
-    r, j = np.unravel_index(int(np.argmin(nll)), nll.shape)
+    r, j = divmod(int(np.argmin(nll)), nll.shape[1])
     return int(j), int(r)
 
 

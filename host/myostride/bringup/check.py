@@ -76,16 +76,17 @@ async def _self_test(link, clock_us):
     return out
 
 
-async def self_tests(node_ids, backend, world=None, scan_s=8.0):
-    """{node_id: self-test dict} for all nodes, connected concurrently; unseen nodes get 'error'."""
-    from ..acquire.link import NodeLink
-    from ..acquire.scanner import backend_classes, scan
-    from ..clock import clock_for_backend
+async def self_tests(node_ids, backend, scan_s=8.0):
+    """{node_id: self-test dict} for all nodes, connected concurrently; unseen nodes get 'error'.
 
-    clock_us = clock_for_backend(backend, world)
-    kw = {"world": str(world)} if (backend == "sim" and world) else {}
-    found = await scan(scan_s, backend, want=set(node_ids), scanner_kwargs=kw)
-    _s, client_cls, _ = backend_classes(backend)
+    backend: an acquire.backends.Backend."""
+    from ..acquire.link import NodeLink
+    from ..acquire.scanner import scan
+
+    clock_us = backend.host_clock_us
+    kw = backend.device_kwargs()
+    found = await scan(scan_s, backend, want=set(node_ids))
+    client_cls = backend.client_backend
     results = {}
 
     async def one(nid):
@@ -190,8 +191,8 @@ def judge_quality(nid, where, q, expected_samples):
 
 # ---------------------------------------------------------------- the whole check
 
-def run_check(mapping, seconds, out_dir, backend="sim", world=None, say=print):
-    """Run both phases; write out_dir/check.json; returns the result dict."""
+def run_check(mapping, seconds, out_dir, backend, say=print):
+    """Run both phases; write out_dir/check.json; returns the result dict (backend: a Backend)."""
     from ..acquire.mapping import parse_mapping
     from ..acquire.recorder import record_session
     from ..session import load_session
@@ -203,7 +204,7 @@ def run_check(mapping, seconds, out_dir, backend="sim", world=None, say=print):
     out.mkdir(parents=True, exist_ok=True)
     started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     say("Self-test of %d node(s)..." % len(maps))
-    tests = asyncio.run(self_tests([m.node_id for m in maps], backend, world))
+    tests = asyncio.run(self_tests([m.node_id for m in maps], backend))
     problems = {m.node_id: judge_self_test(tests[m.node_id]) for m in maps}
     reachable = [m for m in maps if "error" not in tests[m.node_id]]
     qualities = {}
@@ -213,7 +214,7 @@ def run_check(mapping, seconds, out_dir, backend="sim", world=None, say=print):
         if sess_dir.exists():
             shutil.rmtree(sess_dir)
         items = ["%d=%s:%s" % (m.node_id, m.side, m.muscle) for m in reachable]
-        asyncio.run(record_session(sess_dir, items, seconds, backend=backend, world=world))
+        asyncio.run(record_session(sess_dir, items, seconds, backend=backend))
         sess = load_session(sess_dir)
         by_node = {ch.node_id: ch for ch in sess.channels}
         for m in reachable:
@@ -229,7 +230,8 @@ def run_check(mapping, seconds, out_dir, backend="sim", world=None, say=print):
     result = {
         "schema": SCHEMA,
         "started_utc": started,
-        "backend": backend,
+        "backend": backend.name,
+        "radio": backend.describe(),
         "seconds": seconds,
         "limits": LIMITS,
         "passed": not any(problems.values()),

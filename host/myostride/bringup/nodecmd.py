@@ -145,19 +145,19 @@ def serial_identify(board, seconds):
 # ---------------------------------------------------------------- BLE
 
 async def open_link(node_id, backend, scan_s=5.0):
-    """A connected acquire.link.NodeLink to node `node_id` (UserError if it is not advertising)."""
+    """A connected acquire.link.NodeLink to node `node_id` (UserError if it is not advertising).
+
+    backend: an acquire.backends.Backend."""
     from ..acquire.link import NodeLink
-    from ..acquire.scanner import backend_classes, scan
-    from ..clock import clock_for_backend
+    from ..acquire.scanner import scan
 
     found = await scan(scan_s, backend, want={node_id})
     if node_id not in found:
         seen = ", ".join(str(n) for n in sorted(found)) or "none"
         raise UserError("node %d is not advertising (nodes seen: %s); switch it on, bring it closer, "
                         "or check its id with `myostride scan`" % (node_id, seen))
-    _s, client_cls, _kw = backend_classes(backend)
-    link = NodeLink(node_id, found[node_id].device, clock_for_backend(backend), lambda *a: None, lambda *a: None,
-                    lambda *a: None, client_cls=client_cls)
+    link = NodeLink(node_id, found[node_id].device, backend.host_clock_us, lambda *a: None, lambda *a: None,
+                    lambda *a: None, client_cls=backend.client_backend, client_kwargs=backend.device_kwargs())
     try:
         await link.connect()
     except Exception as exc:
@@ -220,7 +220,7 @@ def configure_args_from(updates):
 
 
 def run_ble(node_id, backend, job):
-    """Run `await job(link)` against a connected node and disconnect afterwards."""
+    """Run `await job(link)` against a connected node and disconnect afterwards (backend: a Backend)."""
 
     async def go():
         link = await open_link(node_id, backend)

@@ -2,6 +2,8 @@
 
 import argparse
 
+from ..acquire.backends import add_backend_arguments, backend_from_args
+
 HELP = """\
 Before a walking trial: connect to the mapped nodes, run each node's self-test
 (EMG front end and IMU responding, clock running, battery level, settings) and
@@ -21,17 +23,16 @@ def add_parser(subparsers):
                               description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--map", action="append", default=[], metavar="NODE=SIDE:MUSCLE", required=True,
                    help="node placement, e.g. 3=left:tibialis_anterior (repeat for each node)")
-    p.add_argument("--backend", choices=("ble", "sim"), default="ble", help="real radio or the simulator")
+    add_backend_arguments(p)
     p.add_argument("--seconds", type=float, default=5.0, help="quality recording length, 5-10 s (default 5)")
     p.add_argument("--out", default="myostride-check", help="where check.json goes (default ./myostride-check)")
-    p.add_argument("--world", help=argparse.SUPPRESS)  # sim: a world.json other than the published one
     p.set_defaults(run=run)
 
 
 def run(args):
     from ..bringup.check import print_table, run_check
 
-    result = run_check(args.map, args.seconds, args.out, backend=args.backend, world=args.world)
+    result = run_check(args.map, args.seconds, args.out, backend_from_args(args))
     print_table(result)
     print("Results: %s/check.json" % args.out)
     return 0 if result["passed"] else 1

@@ -140,6 +140,7 @@ def _stop_world(world, scenario):
 
 
 def _record(session_dir, scenario, world, args, console):
+    from ..acquire.backends import resolve_backend
     from ..acquire.recorder import Recorder
 
     mapping = ["%d=%s:%s" % (n["node_id"], n["side"], n["muscle"]) for n in scenario.truth["nodes"]]
@@ -149,8 +150,10 @@ def _record(session_dir, scenario, world, args, console):
         from ..acquire.live import LiveDisplay
 
         display = LiveDisplay(console=console)
-    backend = "bumble" if getattr(args, "radio", "sim") == "nimble" else "sim"
-    rec = Recorder(session_dir, mapping, args.seconds, backend=backend, world=str(world.world_json),
+    # The one place the demo chooses its radio: the virtual air, or the real stacks (a Bumble host
+    # on the real-stack world's central controller, which world.json names).
+    name = "bumble" if getattr(args, "radio", "sim") == "nimble" else "sim"
+    rec = Recorder(session_dir, mapping, args.seconds, backend=resolve_backend(name, world=world.world_json),
                    progress=display.update if display else None)
 
     async def go():
@@ -176,9 +179,9 @@ def _analyse(out, console):
 
 
 def _report(out, analysis, console):
-    from ..clinical import EXAMPLE_CLINICAL_PATH, load_clinical
-    from ..report import write_study_outputs
     from ..session import load_session
+    from ..study import write_study_outputs
+    from ..study.clinical import EXAMPLE_CLINICAL_PATH, load_clinical
 
     _step(console, "writing the 96002 summary and the report (HTML + PDF)")
     clinical = load_clinical(EXAMPLE_CLINICAL_PATH)

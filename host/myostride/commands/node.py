@@ -2,11 +2,12 @@
 
 import argparse
 
+from ..acquire.backends import add_backend_arguments, backend_from_args
 from ..errors import UserError
 
 HELP = """\
 Look at and set up one node, over its USB cable (--port) or over Bluetooth
-(--node ID, optionally --backend sim for simulated nodes).
+(--node ID, optionally --backend sim [--world PATH] for simulated nodes).
 
   myostride node info --port /dev/ttyACM0
   myostride node config --port /dev/ttyACM0 --node-id 3 --label "L TA" --powerline-hz 50
@@ -29,7 +30,7 @@ def add_parser(subparsers):
     where = p.add_mutually_exclusive_group(required=True)
     where.add_argument("--port", help="the node's USB serial port (or a devboard's port)")
     where.add_argument("--node", type=int, metavar="ID", help="the node's id, to reach it over Bluetooth")
-    p.add_argument("--backend", choices=("ble", "sim"), default="ble", help="with --node: real radio or the simulator")
+    add_backend_arguments(p)  # with --node: real radio (default), the simulator (--world) or Bumble
     p.add_argument("--baud", type=int, default=115200, help=argparse.SUPPRESS)
     g = p.add_argument_group("config settings (only those given change)")
     g.add_argument("--node-id", type=int, help="new node id (1-254)")
@@ -54,8 +55,10 @@ def run(args):
     if not 1 <= args.seconds <= 60:
         raise UserError("--seconds must be 1-60, got %d" % args.seconds)
     if args.port:
+        if args.backend or args.world or args.hci:
+            raise UserError("--backend/--world/--hci go with --node (Bluetooth), not with --port (USB)")
         return _run_serial(args, updates)
-    return _run_ble(args, updates)
+    return _run_ble(args, updates, backend_from_args(args))
 
 
 def _print_config(cfg, prefix="  "):
@@ -118,7 +121,7 @@ def _serial_action(args, updates, board):
         nodecmd.serial_identify(board, args.seconds)
 
 
-def _run_ble(args, updates):
+def _run_ble(args, updates, backend):
     from myowire import codec
 
     from ..bringup import nodecmd, nodeconfig
@@ -127,7 +130,7 @@ def _run_ble(args, updates):
 
     async def info(link):
         st, msg = await nodecmd.ble_info(link)
-        print("Node %d over %s" % (node, args.backend))
+        print("Node %d over %s" % (node, backend.name))
         print("  firmware        %s" % ".".join(str(v) for v in st["firmware"]))
         print("  label           %r" % st["label"])
         print("  battery         %d mV (%d %%)%s" % (st["battery_mv"], st["battery_pct"],
@@ -160,10 +163,10 @@ def _run_ble(args, updates):
     async def reboot(link):
         await nodecmd.ble_command(link, codec.C_REBOOT)
         print("Node %d is rebooting" % node)
-        back = await nodecmd.wait_rebooted(link, args.backend)
+        back = await nodecmd.wait_rebooted(link, backend)
         print("Node %d is back and advertising." % node if back else
               "Node %d has not come back yet; check it with `myostride scan` in a moment." % node)
 
     job = {"info": info, "config": config, "identify": identify, "reboot": reboot}[args.action]
-    nodecmd.run_ble(node, args.backend, job)
+    nodecmd.run_ble(node, backend, job)
     return 0

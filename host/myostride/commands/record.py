@@ -8,6 +8,7 @@ import json
 import signal
 from pathlib import Path
 
+from ..acquire.backends import add_backend_arguments, backend_from_args
 from ..errors import UserError
 
 
@@ -26,8 +27,7 @@ def add_parser(subparsers):
     p.add_argument("--seconds", type=float, metavar="S", help="recording length in seconds (default: until Ctrl-C)")
     p.add_argument("--map", action="append", default=[], metavar="NODE=SIDE:MUSCLE",
                    help="one per node (up to 12): node id, left/right, muscle (e.g. 3=left:soleus); repeatable")
-    p.add_argument("--backend", choices=("ble", "sim"), default="ble", help="ble: real nodes (default); sim: a running `myostride sim`")
-    p.add_argument("--world", metavar="PATH", help="sim only: world.json of the simulation (default: the published one)")
+    add_backend_arguments(p)
     p.add_argument("--emg-hz", type=int, default=2000, help="EMG sampling rate: 1000, 1926 or 2000 (default 2000)")
     p.add_argument("--highpass-hz", type=int, default=20, help="node high-pass corner, 10-20 Hz (default 20)")
     p.add_argument("--powerline-hz", type=int, default=0, help="node powerline filter: 0 off (default, SENIAM), 50 or 60")
@@ -56,8 +56,7 @@ def run(args):
         raise UserError("no --map given: map each node, e.g. --map 1=left:tibialis_anterior (node ids from `myostride scan`)")
     if args.seconds is not None and not 0 < args.seconds <= 24 * 3600:
         raise UserError("--seconds must be more than 0 (and at most a day), got %g" % args.seconds)
-    if args.world and args.backend != "sim":
-        raise UserError("--world only applies to --backend sim")
+    backend = backend_from_args(args)
     from ..acquire.recorder import Recorder
 
     config = {"emg_hz": args.emg_hz, "highpass_hz": args.highpass_hz, "powerline_hz": args.powerline_hz, "imu_hz": args.imu_hz}
@@ -66,7 +65,7 @@ def run(args):
         from ..acquire.live import LiveDisplay
 
         display = LiveDisplay()
-    rec = Recorder(args.out, args.map, args.seconds, backend=args.backend, config=config, world=args.world,
+    rec = Recorder(args.out, args.map, args.seconds, backend=backend, config=config,
                    progress=display.update if display else None, scan_s=args.scan_seconds, board=args.board)
     check = _read_check(args.check)
     man = asyncio.run(_run(rec, display))

@@ -27,9 +27,9 @@ def add_parser(subparsers):
 
 
 def run(args):
-    from ..clinical import load_clinical
-    from ..report import write_study_outputs
-    from ..summary import check_analysis
+    from ..study import write_study_outputs
+    from ..study.clinical import load_clinical
+    from ..study.summary import check_analysis
 
     clinical = load_clinical(args.clinical)
     out = Path(args.out)
@@ -97,6 +97,6 @@ def _session_source(analysis):
 
 
 def _write_json(path, data):
-    from ..summary import write_json
+    from ..study.summary import write_json
 
     write_json(path, data)

@@ -3,6 +3,7 @@
 import asyncio
 import json
 
+from ..acquire.backends import add_backend_arguments, backend_from_args
 from ..acquire.scanner import scan
 from ..errors import UserError
 
@@ -15,9 +16,8 @@ def add_parser(subparsers):
         "Real nodes use the computer's Bluetooth adapter (bleak); --backend sim lists the nodes of a "
         "running `myostride sim`.",
     )
-    p.add_argument("--backend", choices=("ble", "sim"), default="ble", help="ble: real nodes (default); sim: the simulator")
+    add_backend_arguments(p)
     p.add_argument("--seconds", type=float, default=3.0, metavar="S", help="how long to listen (default 3)")
-    p.add_argument("--world", metavar="PATH", help="sim only: the world.json `myostride sim` printed (default: the one it published)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(run=run)
 
@@ -25,10 +25,8 @@ def add_parser(subparsers):
 def run(args):
     if not 0 < args.seconds <= 600:
         raise UserError("--seconds must be more than 0 and at most 600, got %g" % args.seconds)
-    if args.world and args.backend != "sim":
-        raise UserError("--world only applies to --backend sim")
-    kw = {"world": args.world} if args.world else None
-    found = asyncio.run(scan(args.seconds, args.backend, scanner_kwargs=kw))
+    backend = backend_from_args(args)
+    found = asyncio.run(scan(args.seconds, backend))
     nodes = [found[k] for k in sorted(found)]
     if args.json:
         print(json.dumps([n.to_json() for n in nodes], indent=1))

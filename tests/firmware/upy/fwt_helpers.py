@@ -5,6 +5,8 @@ import struct
 
 from myowire import codec
 
+from board import Board
+
 MASK30 = (1 << 30) - 1
 
 
@@ -25,7 +27,7 @@ def emg_code(k):
     return ((k * 37) % 2001) - 1000
 
 
-class FakeBoard:
+class FakeBoard(Board):
     """Board whose time the test sets; samples go through ring.put like the DRDY path."""
 
     ticks_bits = 30

@@ -7,6 +7,7 @@ import micropython
 import time
 
 import node
+from board import Board
 from fwt_helpers import eq
 
 
@@ -18,7 +19,7 @@ class _Radio:
         return self.up
 
 
-class _Board:
+class _Board(Board):
     def __init__(self, speed):
         self.speed = speed
         self.idled = []

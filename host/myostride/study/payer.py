@@ -6,7 +6,7 @@ the record, e.g. the interpreting clinician is not named yet). The criteria foll
 "Criteria for Approval" 1-5, its coverage exclusions, frequency limits and prior authorization.
 """
 
-from .clinical import get_path
+from ..dictpath import get_path
 
 # The policy's sample ICD-10 codes supporting medical necessity (examples, not exhaustive).
 SAMPLE_ICD10_PREFIXES = ("G80.", "Q66.5", "R26.89", "M21.6", "Z96.6")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..boards import boards_dir as checkout_boards_dir
 
-from ..clinical import get_path
+from ..dictpath import get_path
 
 FRONT_END_KEYS = ("chip", "detection_mode", "input_impedance", "cmrr_db", "gain", "analog_filters", "adc_bits")
 ELECTRODE_KEYS = ("type", "material", "size_mm", "inter_electrode_distance_mm", "skin_preparation",

@@ -3,7 +3,7 @@
 The file is what the performing and interpreting clinicians document (who, why, which codes
 on the same day). Validation collects every problem and reports them together, each naming
 the field and the fix, so a clinic corrects the file in one pass. Absent keys are not errors:
-they are reported as missing documentation in the summary (myostride.summary). Nothing is
+they are reported as missing documentation in the summary (myostride.study.summary). Nothing is
 normalised or rewritten: a value is accepted exactly as written or rejected.
 docs/clinical-input.md describes every key.
 """
@@ -13,7 +13,8 @@ import json
 import re
 from pathlib import Path
 
-from .errors import UserError
+from ..dictpath import get_path
+from ..errors import UserError
 
 PURPOSES = ("clinical", "research", "screening", "cosmetic")
 TRIAL_STATUSES = ("complete", "reduced", "discontinued")
@@ -86,7 +87,7 @@ DOCUMENTATION_KEYS = (
 )
 REQUIRED_KEYS = ("patient.id", "date_of_service")
 # The pseudonymous example the demo uses (docs/clinical-input.md).
-EXAMPLE_CLINICAL_PATH = Path(__file__).resolve().parent / "data" / "example_clinical.json"
+EXAMPLE_CLINICAL_PATH = Path(__file__).resolve().parent.parent / "data" / "example_clinical.json"
 
 
 def load_clinical(path, today=None):
@@ -123,16 +124,6 @@ def validate_clinical(data, today=None):
             problems.append("%s: required; add it" % key)
     _check_dates(data, today or datetime.date.today(), problems)
     return problems
-
-
-def get_path(data, dotted):
-    """Value at a dotted path ("patient.id"), or None when any part is absent."""
-    node = data
-    for part in dotted.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return None
-        node = node[part]
-    return node
 
 
 def missing_documentation(data):

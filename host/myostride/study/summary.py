@@ -11,13 +11,14 @@ import json
 import math
 from pathlib import Path
 
-from . import __version__
-from .clinical import get_path, missing_documentation
+from .. import __version__
+from ..dictpath import get_path
+from ..errors import UserError
+from ..muscles import DERIVED_WINDOWS, DISPLAY_NAMES
+from .clinical import missing_documentation
 from .coding import DISCLAIMER, suggest_codes
-from .errors import UserError
-from .muscles import DERIVED_WINDOWS, DISPLAY_NAMES
 from .payer import evaluate_criteria
-from .report.equipment import equipment_ok, gather_equipment
+from .equipment import equipment_ok, gather_equipment
 
 SCHEMA = "myostride.summary/1"
 ANALYSIS_SCHEMA = "myostride.analysis/1"
@@ -105,18 +106,9 @@ def data_source(manifest):
 
 
 def radio_stack_text(radio):
-    """One line naming the Bluetooth stacks that carried the recording (session.json "radio")."""
-    name = radio.get("name")
-    if name == "sim":
-        return "myostride virtual air (emulated MicroPython bluetooth module on the nodes)"
-    if name == "bumble":
-        text = "Bumble %s host stack on %s" % (radio.get("bumble_version") or "", ", ".join(radio.get("hci") or []))
-        if radio.get("node_stack") == "nimble":
-            text += "; nodes on MicroPython's NimBLE bluetooth (real-stack world, virtual controllers, no air time)"
-        return text
-    if name == "ble":
-        return "operating-system Bluetooth through bleak"
-    return str(name) if name else None
+    """One line naming the Bluetooth stacks that carried the recording: the backend's own
+    description (session.json "radio", from Backend.describe())."""
+    return radio.get("stack") or radio.get("name")
 
 
 def check_analysis(analysis):
