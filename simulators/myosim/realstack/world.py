@@ -32,13 +32,12 @@ class RealWorld:
     """Link process + NimBLE node processes of one real-stack world."""
 
     def __init__(self, node_json_paths, world_json, radio_config=None, centrals=1, exe=None,
-                 firmware_dir=FIRMWARE_DIR, script="main.py", heapsize=DEFAULT_HEAPSIZE, env=None, faults_path=None):
+                 firmware_dir=FIRMWARE_DIR, script="main.py", heapsize=DEFAULT_HEAPSIZE, env=None, faults_path=None,
+                 extra_path=()):
         self.node_jsons = [Path(p) for p in node_json_paths]
         self.world_json = Path(world_json)
         radio = dict(radio_config or {})
         self.drops = list(radio.pop("drops", []))
-        for k in ("loss_pct", "burst_len", "latency_ms", "seed"):  # the rest belongs to the virtual air
-            pass
         self.fault_config = FaultConfig.from_dict(radio)  # validates
         self.radio = dict(self.fault_config.to_dict(), drops=self.drops, stack="nimble")
         if not 1 <= int(centrals) <= MAX_CENTRALS:
@@ -49,6 +48,7 @@ class RealWorld:
         self.script = script
         self.heapsize = heapsize
         self.env = dict(env or {})
+        self.extra_path = [Path(p) for p in extra_path]
         self.faults_path = Path(faults_path) if faults_path else self.world_json.parent / "faults.jsonl"
         self.link = None
         self.air = None  # (World compatibility: the process that carries the radio)
@@ -78,7 +78,7 @@ class RealWorld:
 
     def micropython_path(self):
         # No simulators/upy here: `bluetooth` is the binary's own NimBLE module.
-        return os.pathsep.join(str(d) for d in (self.firmware_dir, PROTOCOL_DIR))
+        return os.pathsep.join(str(d) for d in [self.firmware_dir] + self.extra_path + [PROTOCOL_DIR])
 
     def start(self, timeout_s=15.0):
         if not self.world_json.exists():
