@@ -62,6 +62,18 @@ def node_counters(world):
     return out
 
 
+async def _cmd(link, opcode, args=b"", attempts=3):
+    """A command with retries: on a machine this loaded a reply can take seconds."""
+    from myostride.acquire.link import CommandFailed
+
+    for k in range(attempts):
+        try:
+            return (await link.send(opcode, args, timeout_s=5))[2]
+        except CommandFailed:
+            if k == attempts - 1:
+                raise
+
+
 def _cpu(world):
     c = world.cpu_seconds()
     return time.process_time(), c["air"] or 0.0, [x or 0.0 for x in c["nodes"]]
@@ -96,7 +108,7 @@ async def _run(world, n, seconds, burst_frames):
 
     async def ready(i):
         await links[i].connect(timeout_s=30)
-        await links[i].send(codec.C_CONFIGURE, codec.configure_args(2000, 20, 50, 100), timeout_s=5)
+        await _cmd(links[i], codec.C_CONFIGURE, codec.configure_args(2000, 20, 50, 100))
 
     out = {}
     try:
@@ -104,7 +116,7 @@ async def _run(world, n, seconds, burst_frames):
             await asyncio.gather(*[ready(i) for i in ids])
         out["connect_configure_s"] = time.monotonic() - t0
         async with asyncio.timeout(30):
-            await asyncio.gather(*[links[i].send(codec.C_START, timeout_s=5) for i in ids])
+            await asyncio.gather(*[_cmd(links[i], codec.C_START) for i in ids])
         await asyncio.sleep(1.0)  # settle
         f0 = {i: dict(stats[i]) for i in ids}
         c0, w0 = _cpu(world), time.monotonic()
@@ -118,7 +130,7 @@ async def _run(world, n, seconds, burst_frames):
                    host_cpu_pct=100 * (c1[0] - c0[0]) / wall, link_cpu_pct=100 * (c1[1] - c0[1]) / wall,
                    node_cpu_pct=statistics.median([100 * (b - a) / wall for a, b in zip(c0[2], c1[2])]))
         async with asyncio.timeout(30):
-            await asyncio.gather(*[links[i].send(codec.C_STOP, timeout_s=5) for i in ids])
+            await asyncio.gather(*[_cmd(links[i], codec.C_STOP) for i in ids])
         await asyncio.sleep(1.0)
         # Resend burst: every node re-sends its last burst_frames frames at once.
         k0 = node_counters(world)
@@ -128,7 +140,7 @@ async def _run(world, n, seconds, burst_frames):
         for i in ids:
             last = max(seqs[i])
             first = max(min(seqs[i]), last - burst_frames + 1)
-            _f, _t, ack = await links[i].send(codec.C_RESEND, codec.resend_args(first, last), timeout_s=5)
+            ack = await _cmd(links[i], codec.C_RESEND, codec.resend_args(first, last), attempts=1)
             # OK: value = frames queued; GONE: value = the oldest seq the node still holds
             expect[i] = ack["value"] if ack["status"] == codec.ACK_OK else last - ack["value"] + 1
         deadline = time.monotonic() + 60
@@ -205,12 +217,18 @@ def main(argv=None):
     for n in (1, a.nodes):
         runs = []
         for r in range(a.repeats):
-            runs.append(one_run(n, a.seconds, a.burst_frames, exe))
+            try:
+                runs.append(one_run(n, a.seconds, a.burst_frames, exe))
+            except Exception as e:  # a run that failed is reported, not averaged
+                print("  %d node(s), run %d FAILED: %s" % (n, r + 1, e), flush=True)
+                continue
             print("  %d node(s), run %d: %s" % (n, r + 1, {k: round(v, 2) if isinstance(v, float) else v for k, v in runs[-1].items()}), flush=True)
         results[n] = runs
     print("load average at end: %s" % open("/proc/loadavg").read().split()[:3])
     print("\n%-58s %22s %22s %8s" % ("median [min-max] over %d repeats" % a.repeats, "1 node", "%d nodes" % a.nodes, "ratio"))
     for key, unit, label in KEYS:
+        if not results[1] or not results[a.nodes]:
+            break
         m1, lo1, hi1 = summarise(results[1], key)
         mn, lon, hin = summarise(results[a.nodes], key)
         if mn is None or m1 is None:

@@ -210,3 +210,56 @@ def _reap(procs, grace_s):
         except subprocess.TimeoutExpired:
             p.kill()
             p.wait()
+
+
+def _interrupt(*_):
+    raise KeyboardInterrupt
+
+
+def main(argv=None):
+    """`python3 -m myosim.realstack.world --nodes 4 --seconds 120 --out DIR`: a real-stack world of
+    simulated walking for `myostride scan/record --backend bumble --world DIR/sim/world.json`."""
+    import argparse
+    import signal
+
+    from myosim import nodefiles
+    from myosim.scenario import build_scenario, write_truth
+
+    ap = argparse.ArgumentParser(prog="python3 -m myosim.realstack.world", description=main.__doc__.split("\n\n")[0])
+    ap.add_argument("--nodes", type=int, default=4)
+    ap.add_argument("--seconds", type=float, default=120.0, help="how long the world runs (then it stops)")
+    ap.add_argument("--out", required=True, help="folder for the node files, world.json and truth.json")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--condition", default="normal")
+    ap.add_argument("--loss", type=float, default=0.0, help="notification loss in %% (bursty)")
+    ap.add_argument("--centrals", type=int, default=1, help="central controllers (dongles) the host can open")
+    a = ap.parse_args(argv)
+    out = Path(a.out).resolve()
+    try:
+        sc = build_scenario(out / "sim", nodes=a.nodes, condition=a.condition, seconds=a.seconds, seed=a.seed)
+    except ValueError as e:
+        print(str(e), file=sys.stderr)
+        return 2
+    nodefiles.write_world(sc.world_path, out / "sim" / "air.sock", out / "sim" / "host.sock", a.seconds)
+    w = RealWorld(sc.node_jsons, sc.world_path, {"loss_pct": a.loss, "seed": a.seed}, centrals=a.centrals)
+    signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops it as Ctrl-C does: nodes and link reaped
+    try:
+        w.start()
+    except WorldError as e:
+        print(str(e), file=sys.stderr)
+        return 2
+    try:
+        print("real-stack world: %d node(s) on NimBLE for %g s" % (a.nodes, a.seconds))
+        print("  myostride scan --backend bumble --world %s" % sc.world_path)
+        print("  (or --hci %s)" % " --hci ".join(w.hci), flush=True)
+        w.wait(a.seconds)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        w.stop()
+        write_truth(sc, w.faults(), w.radio)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
