@@ -220,7 +220,7 @@ def main(argv=None):
             try:
                 runs.append(one_run(n, a.seconds, a.burst_frames, exe))
             except Exception as e:  # a run that failed is reported, not averaged
-                print("  %d node(s), run %d FAILED: %s" % (n, r + 1, e), flush=True)
+                print("  %d node(s), run %d FAILED: %r" % (n, r + 1, e), flush=True)
                 continue
             print("  %d node(s), run %d: %s" % (n, r + 1, {k: round(v, 2) if isinstance(v, float) else v for k, v in runs[-1].items()}), flush=True)
         results[n] = runs

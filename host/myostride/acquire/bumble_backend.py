@@ -104,6 +104,14 @@ class _Host:
                 pass
 
     async def close(self):
+        opening, self.opening = self.opening, None
+        if opening is not None and not opening.done():  # its last user gave up while it opened
+            opening.cancel()
+            try:
+                async with asyncio.timeout(_CLOSE_TIMEOUT_S):
+                    await opening
+            except BaseException:  # cancelled, timed out or failed: nothing more to wait for
+                pass
         dev, self.device = self.device, None
         if dev is not None:
             try:
@@ -229,7 +237,8 @@ class BumbleClient(BaseBleakClient):
         self._ble_device = address_or_ble_device if isinstance(address_or_ble_device, BLEDevice) else None
         self._name = self._ble_device.name if self._ble_device else None
         self._want_mtu = int(mtu)
-        self._host = None
+        self._host = None  # the shared _Host this client holds a reference to
+        self._link_up = False  # counted in that host's links
         self._conn = None
         self._peer = None
         self._chars = {}  # handle -> bumble CharacteristicProxy
@@ -266,6 +275,7 @@ class BumbleClient(BaseBleakClient):
             return
         timeout = kwargs.get("timeout", self._timeout)
         self._closing = False
+        await self._release()  # the host held over from a link that dropped
         host = await acquire_host(self._pick_spec())
         try:
             details = self._ble_device.details if self._ble_device is not None else None
@@ -281,7 +291,7 @@ class BumbleClient(BaseBleakClient):
                         pass
                     raise TimeoutError("could not connect to %s within %.1f s (not advertising or out of range)" % (self.address, timeout)) from None
             host.links += 1
-            self._host, self._conn = host, conn
+            self._host, self._conn, self._link_up = host, conn, True
             conn.on("disconnection", self._on_disconnection)
             async with asyncio.timeout(_GATT_TIMEOUT_S):
                 peer = Peer(conn)
@@ -294,8 +304,9 @@ class BumbleClient(BaseBleakClient):
             self._peer = peer
             self.services = self._build_services(peer)
         except BaseException as e:
-            if self._conn is not None:
+            if self._host is host:
                 await self._drop_link()
+                await self._release()
             else:
                 await release_host(host)
             if isinstance(e, (TimeoutError, BleakError, asyncio.CancelledError)):
@@ -320,14 +331,15 @@ class BumbleClient(BaseBleakClient):
         return coll
 
     def _on_disconnection(self, reason):
+        """The link is gone. The shared host stays held (no task is started from this
+        callback): disconnect() or the next connect() lets go of it, awaited by its owner."""
         self.disconnect_reason = reason
         was = self._conn is not None
         self._conn = None
-        host, self._host = self._host, None
         self._subs.clear()
-        if host is not None:
-            host.links -= 1
-            asyncio.ensure_future(release_host(host))
+        if self._host is not None and self._link_up:
+            self._host.links -= 1
+            self._link_up = False
         if was and not self._closing and self._disconnected_callback is not None:
             self._disconnected_callback()
 
@@ -344,8 +356,14 @@ class BumbleClient(BaseBleakClient):
         if self._conn is conn:  # no disconnection event came: let go ourselves
             self._on_disconnection(None)
 
+    async def _release(self):
+        host, self._host = self._host, None
+        if host is not None:
+            await release_host(host)
+
     async def disconnect(self):
         await self._drop_link()
+        await self._release()
 
     async def pair(self, *args, **kwargs):
         raise NotImplementedError("myostride nodes do not use pairing")
