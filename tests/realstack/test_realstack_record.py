@@ -31,7 +31,9 @@ def test_four_nodes_20_s_no_missing_samples(tmp_path, nimble_exe):
     _check_complete(man, 4)
     for n in man["nodes"]:
         assert n["samples"]["missing"] == 0 and n["samples"]["received"] == n["samples"]["expected"], n["samples"]
-        assert n["samples"]["expected"] >= 20 * 2000 * 0.98
+        # the recorder's 20 s start before every node's START is through (up to ~1 s on a loaded
+        # 2-core machine): at least 18 s of every node, all of it received
+        assert n["samples"]["expected"] >= 20 * 2000 * 0.9, n["samples"]
         assert n["gaps"] == [] and n["disconnects"] == 0
 
 
