@@ -11,7 +11,7 @@ the air transmits them at connection events); incoming writes truncated to
 the characteristic buffer (20 bytes unless gatts_set_buffer); advertising
 payloads > 31 bytes rejected; advertising stops when a central connects.
 
-Return values, errors, handle numbers and IRQs follow MicroPython v1.28's NimBLE
+Return values, errors and IRQs follow MicroPython v1.28's NimBLE
 `bluetooth` as measured by tests/sim_radio/test_sim_conformance.py (the same
 scripted peripheral on both); simulators/RADIO.md lists what differed and was
 changed, and what still differs and why.
@@ -68,7 +68,10 @@ ADV_MAX = const(31)
 DEFAULT_ATTR_LEN = const(20)  # MicroPython's initial characteristic buffer
 NOTIFY_CREDITS = const(12)  # notify buffers per link (NimBLE-like msys pool)
 DEFAULT_MTU = const(256)  # NimBLE's preferred ATT MTU in MicroPython builds
-FIRST_HANDLE = const(19)  # NimBLE's own GAP and GATT services hold handles 1-18
+# NimBLE's own GAP and GATT services hold handles 1-18, so its first service starts at 19. We
+# keep numbering from 1: the virtual air's seeded loss streams are keyed by handle, so renumbering
+# would change every seeded scenario; the firmware never depends on handle values (RADIO.md).
+FIRST_HANDLE = const(1)
 
 # Air wire: u16 length (of type + body), u8 type, body. See simulators/RADIO.md.
 N_HELLO = const(1)
