@@ -11,6 +11,11 @@ the air transmits them at connection events); incoming writes truncated to
 the characteristic buffer (20 bytes unless gatts_set_buffer); advertising
 payloads > 31 bytes rejected; advertising stops when a central connects.
 
+Return values, errors and IRQs follow MicroPython v1.28's NimBLE
+`bluetooth` as measured by tests/sim_radio/test_sim_conformance.py (the same
+scripted peripheral on both); simulators/RADIO.md lists what differed and was
+changed, and what still differs and why.
+
 IRQ delivery: a _thread reads the air socket and queues events; one
 micropython.schedule callback drains the queue and calls the handler in the
 main thread (STM32-style). MYOSTRIDE_SIM_IRQ=thread calls the handler from the
@@ -39,12 +44,17 @@ _IRQ_GATTS_WRITE = const(3)
 _IRQ_GATTS_READ_REQUEST = const(4)
 _IRQ_MTU_EXCHANGED = const(21)
 _IRQ_CONNECTION_UPDATE = const(27)
+_IRQ_GET_SECRET = const(29)
+_IRQ_SET_SECRET = const(30)
 
 _FLAG_NOTIFY = const(0x0010)
 _FLAG_INDICATE = const(0x0020)
 
 _ENOMEM = const(12)
 _EPERM = const(1)
+_ENODEV = const(19)  # NimBLE's answer to GAP/GATT calls before active(True)
+_EINVAL = const(22)
+_ADV_TOO_LONG = const(-18)  # what NimBLE's gap_advertise raises for > 31 bytes of advertising data
 _ENOTCONN = const(107)
 
 # Module constants MicroPython's bluetooth also exports (firmware usually defines its own).
@@ -58,6 +68,10 @@ ADV_MAX = const(31)
 DEFAULT_ATTR_LEN = const(20)  # MicroPython's initial characteristic buffer
 NOTIFY_CREDITS = const(12)  # notify buffers per link (NimBLE-like msys pool)
 DEFAULT_MTU = const(256)  # NimBLE's preferred ATT MTU in MicroPython builds
+# NimBLE's own GAP and GATT services hold handles 1-18, so its first service starts at 19. We
+# keep numbering from 1: the virtual air's seeded loss streams are keyed by handle, so renumbering
+# would change every seeded scenario; the firmware never depends on handle values (RADIO.md).
+FIRST_HANDLE = const(1)
 
 # Air wire: u16 length (of type + body), u8 type, body. See simulators/RADIO.md.
 N_HELLO = const(1)
@@ -170,6 +184,7 @@ class BLE:
         self._node = None
         self._attrs = {}
         self._conns = {}  # conn handle -> [sent, returned, mtu, sent_nested] (see gatts_notify)
+        self._peers = {}  # conn handle -> (addr_type, addr) of the central, for the disconnect IRQ
         self._events = []
         self._pending = False
         self._ev_lock = _thread.allocate_lock()
@@ -209,6 +224,10 @@ class BLE:
             self._reader_gen += 1
             _thread.start_new_thread(self._reader, (s, self._reader_gen))
             self._send_json(N_HELLO, {"node_id": node["node_id"], "addr": _hex(self._addr), "name": self._name.decode(), "mtu": self._mtu})
+            # NimBLE's key store asks for its secrets at start-up and stores one (seen on v1.28).
+            self._queue(_IRQ_GET_SECRET, (2, 0, None))
+            self._queue(_IRQ_GET_SECRET, (10, 0, b"\0\0\0"))
+            self._queue(_IRQ_SET_SECRET, (10, b"\0\0\0", bytes(16)))
         elif not on and self._active:
             self._active = False
             s = self._sock
@@ -222,7 +241,7 @@ class BLE:
 
     def _check_active(self):
         if not self._active:
-            raise OSError(_EPERM)
+            raise OSError(_ENODEV)
 
     def config(self, *args, **kwargs):
         if args:
@@ -235,9 +254,8 @@ class BLE:
             if k == "gap_name":
                 return self._name
             if k == "mtu":
+                self._check_active()
                 return self._mtu
-            if k == "rxbuf":
-                return self._rxbuf
             if k == "addr_mode":
                 return 1
             raise ValueError("unknown config param")
@@ -246,11 +264,10 @@ class BLE:
             if k == "gap_name":
                 self._name = v.encode() if isinstance(v, str) else bytes(v)
             elif k == "mtu":
+                self._check_active()
                 if v < 23 or v > 517:
                     raise ValueError("mtu must be 23-517")
                 self._mtu = v
-            elif k == "rxbuf":
-                self._rxbuf = int(v)
             elif k in ("addr_mode", "bond", "mitm", "io", "le_secure"):
                 pass
             else:
@@ -272,9 +289,9 @@ class BLE:
         adv = self._last_adv if adv_data is None else bytes(adv_data)
         resp = self._last_resp if resp_data is None else bytes(resp_data)
         if len(adv) > ADV_MAX:
-            raise ValueError("advertising data is %d bytes, the limit is %d" % (len(adv), ADV_MAX))
+            raise OSError(_ADV_TOO_LONG)  # NimBLE: advertising data over 31 bytes
         if len(resp) > ADV_MAX:
-            raise ValueError("scan response data is %d bytes, the limit is %d" % (len(resp), ADV_MAX))
+            raise OSError(_EINVAL)  # NimBLE: scan response over 31 bytes
         self._last_adv = adv
         self._last_resp = resp
         body = struct.pack("<iB", int(interval_us), 1 if connectable else 0)
@@ -297,7 +314,7 @@ class BLE:
         self._attrs = {}
         table = []
         out = []
-        h = 1
+        h = FIRST_HANDLE
         for svc in services:
             suuid = UUID(svc[0])
             h += 1  # service declaration
@@ -332,14 +349,16 @@ class BLE:
     def _attr(self, handle):
         a = self._attrs.get(handle)
         if a is None:
-            raise ValueError("invalid handle")
+            raise OSError(_EINVAL)  # NimBLE: no such attribute
         return a
 
     def gatts_read(self, value_handle):
-        self._check_active()
-        return self._attr(value_handle).value
+        """NimBLE answers b"" for a handle it does not hold, also before active(True)."""
+        a = self._attrs.get(value_handle) if self._active else None
+        return a.value if a is not None else b""
 
     def gatts_write(self, value_handle, data, send_update=False):
+        """Returns the number of bytes written, as MicroPython's NimBLE binding does."""
         self._check_active()
         a = self._attr(value_handle)
         a.value = bytes(data)
@@ -351,6 +370,7 @@ class BLE:
                     self.gatts_notify(c, value_handle)
                 except OSError:
                     pass
+        return len(a.value)
 
     def gatts_set_buffer(self, value_handle, length, append=False):
         self._check_active()
@@ -371,7 +391,7 @@ class BLE:
         if data is None:
             data = self._attr(value_handle).value
         elif value_handle not in self._attrs:
-            raise ValueError("invalid handle")
+            raise OSError(_EINVAL)
         if c[0] + c[3] - c[1] >= NOTIFY_CREDITS:
             raise OSError(_ENOMEM)
         n = len(data)
@@ -444,7 +464,8 @@ class BLE:
             # The air went away: every link is lost, as when the radio dies.
             for c in list(self._conns):
                 self._conns.pop(c, None)
-                self._queue(_IRQ_CENTRAL_DISCONNECT, (c, 255, b""))
+                peer = self._peers.pop(c, (255, b""))
+                self._queue(_IRQ_CENTRAL_DISCONNECT, (c, peer[0], peer[1]))
 
     def _on_message(self, mtype, body):
         if mtype == A_WRITE:
@@ -464,6 +485,7 @@ class BLE:
             conn, addr_type = struct.unpack_from("<HB", body, 0)
             addr = bytes(body[3:9])
             self._conns[conn] = [0, 0, 23, 0]
+            self._peers[conn] = (addr_type, addr)
             self._queue(_IRQ_CENTRAL_CONNECT, (conn, addr_type, addr))
         elif mtype == A_MTU:
             conn, mtu = struct.unpack("<HH", body)
@@ -478,9 +500,10 @@ class BLE:
         elif mtype == A_DISCONNECT:
             conn, reason = struct.unpack_from("<HB", body, 0)
             if conn in self._conns:
-                addr_type = 1
                 del self._conns[conn]
-                self._queue(_IRQ_CENTRAL_DISCONNECT, (conn, addr_type, bytes(body[3:9])))
+                # NimBLE reports the peer as at connect time, and no reason code.
+                peer = self._peers.pop(conn, (1, bytes(body[3:9])))
+                self._queue(_IRQ_CENTRAL_DISCONNECT, (conn, peer[0], peer[1]))
 
     def _queue(self, event, data):
         if self._thread_mode:

@@ -125,20 +125,23 @@ def _version(mod):
 def resolve_backend(name=DEFAULT_NAME, world=None, hci=None):
     """The Backend for a name; the only place that compares backend names.
 
-    world: sim only, the world.json of a running simulation (default: the published one).
-    hci: bumble only, the HCI transport (e.g. usb:0)."""
+    world: sim: the world.json of a running simulation (default: the published one);
+           bumble: a real-stack world.json (myosim.realstack), whose central controller(s) it opens.
+    hci: bumble only: the HCI transport (e.g. usb:0), or a list of them (several dongles)."""
     name = name or DEFAULT_NAME
     if name not in NAMES:
         raise UserError("unknown backend %r: use ble (real nodes), sim (the simulator) or bumble" % (name,))
-    if world and name != "sim":
-        raise UserError("--world only applies to --backend sim")
+    if world and name not in ("sim", "bumble"):
+        raise UserError("--world only applies to --backend sim (or bumble on a real-stack world)")
     if hci and name != "bumble":
         raise UserError("--hci only applies to --backend bumble")
     if name == "ble":
         return BleBackend()
     if name == "sim":
         return SimBackend(world)
-    raise UserError("the bumble backend is not part of this version yet; use --backend ble (real nodes) or sim")
+    from .bumble_backend import make_backend
+
+    return make_backend(world=world, hci=hci)
 
 
 def session_is_simulated(manifest):
@@ -170,7 +173,9 @@ def add_backend_arguments(parser):
                              "`myostride sim`; bumble: a Bumble HCI transport (--hci)")
     parser.add_argument("--world", metavar="PATH",
                         help="sim only: world.json of the simulation (default: the one `myostride sim` published)")
-    parser.add_argument("--hci", metavar="TRANSPORT", help="bumble only: HCI transport, e.g. usb:0 or serial:/dev/ttyACM0")
+    parser.add_argument("--hci", metavar="TRANSPORT", action="append",
+                        help="bumble only: HCI transport, e.g. usb:0 or serial:/dev/ttyACM0; repeat it for several "
+                             "dongles (each new link goes to the one with the fewest)")
 
 
 def backend_from_args(args):

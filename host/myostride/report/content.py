@@ -78,7 +78,10 @@ def _study(summary):
         ("Interpreting clinician", _person(personnel.get("interpreted_by"))),
         ("Generated", "%s, %s UTC" % (summary["generated"]["software"], summary["generated"]["at_utc"])),
     ])]
-    notice = (summary.get("data_source") or {}).get("notice")
+    source = summary.get("data_source") or {}
+    if source.get("radio_stack"):
+        blocks[0][1].append(("Radio stack", source["radio_stack"]))
+    notice = source.get("notice")
     if notice:
         blocks.insert(0, ("note", notice))
     if doc.get("complete"):

@@ -100,7 +100,17 @@ def data_source(manifest):
 
     backend = (manifest or {}).get("backend")
     simulated = session_is_simulated(manifest)
-    return {"backend": backend, "simulated": simulated, "notice": SIMULATED_NOTICE if simulated else None}
+    radio = (manifest or {}).get("radio")
+    out = {"backend": backend, "simulated": simulated, "notice": SIMULATED_NOTICE if simulated else None}
+    if radio:  # sessions since issue 13 say which Bluetooth stacks carried them
+        out["radio_stack"] = radio_stack_text(radio)
+    return out
+
+
+def radio_stack_text(radio):
+    """One line naming the Bluetooth stacks that carried the recording: the backend's own
+    description (session.json "radio", from Backend.describe())."""
+    return radio.get("stack") or radio.get("name")
 
 
 def check_analysis(analysis):
