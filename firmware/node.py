@@ -32,6 +32,7 @@ from ring import Ring
 from version import FIRMWARE_VERSION
 
 STATUS_PERIOD_US = 1000000
+ADV_RETRY_US = 200000  # advertising refused by the stack: try again this much later
 IDLE_NODE_MS = 10
 # The unix port's sleep_ms runs scheduled (soft) IRQs only every ~0.5 ms, so a
 # time-sync write would be stamped (t2) up to ~0.6 ms late; sleep_us slices bound
@@ -92,6 +93,7 @@ class Node:
         self._fallback_us = now + 2 * STATUS_PERIOD_US
         self._fallback_k = -1
         self._status(now, False)  # the readable status until the first periodic one
+        self._adv_retry_us = 0
         self._advertise()
 
     def _apply_config(self, old):
@@ -144,7 +146,14 @@ class Node:
             self._emit_imu()
 
     def _advertise(self):
-        self.radio.advertise(self.cfg["node_id"], FIRMWARE_VERSION, status.battery_pct(self.board.battery_mv()))
+        """Start advertising; if the stack refuses (a controller still starting, seen with NimBLE
+        over HCI as OSError -21 at boot), try again from the main loop instead of dying."""
+        try:
+            self.radio.advertise(self.cfg["node_id"], FIRMWARE_VERSION, status.battery_pct(self.board.battery_mv()))
+            self._adv_retry_us = 0
+        except OSError as exc:
+            print("node %d: advertising refused (%s); retrying" % (self.cfg["node_id"], exc))
+            self._adv_retry_us = self.clock.now_us() + ADV_RETRY_US
 
     # ---- radio callbacks
     def now_us(self):
@@ -212,6 +221,8 @@ class Node:
                 self._status(now, self.streaming)
             self._fallback_k = k
         self.radio.pump()
+        if self._adv_retry_us and now >= self._adv_retry_us and self.radio.conn is None:
+            self._advertise()
         if self.reboot_at_us and now >= self.reboot_at_us:
             self._reboot()
 

@@ -224,3 +224,19 @@ def test_disconnect_irq_in_the_middle_of_sending():
     frames = data_frames(n, ble)  # the new link starts clean: nothing dropped
     assert len(frames) > 3
     _check_continuous(frames)
+
+
+def test_advertising_refused_at_boot_is_retried():
+    """NimBLE over HCI can refuse the first gap_advertise while its controller starts (OSError -21):
+    the node keeps sampling and advertises from the main loop, instead of dying at boot."""
+    import bluetooth
+
+    bluetooth.BLE.adv_refusals = 2
+    n, b, ble = make_node("advretry")
+    eq(ble.advertising, False, "advertising after a refusal")
+    run_for(n, b, 1000000)
+    eq(ble.advertising, True, "advertising once the stack accepts")
+    eq(ble.adv_refuse, 0, "both refusals consumed")
+    connect(n, ble)
+    r = command(n, ble, 5, codec.C_STATUS)
+    eq(r["type"], "ack", "a node that was refused at boot answers commands")

@@ -22,6 +22,7 @@ class UUID:
 
 class BLE:
     last = None
+    adv_refusals = 0  # the next BLE refuses this many gap_advertise calls (NimBLE at boot: OSError -21)
 
     def __init__(self):
         BLE.last = self
@@ -40,6 +41,8 @@ class BLE:
         self._next_handle = 1
         self.services = None
         self.connected = set()
+        self.adv_refuse = BLE.adv_refusals
+        BLE.adv_refusals = 0
 
     def active(self, *a):
         if a:
@@ -55,6 +58,9 @@ class BLE:
         self.handler = handler
 
     def gap_advertise(self, interval_us, adv_data=None, resp_data=None, connectable=True):
+        if self.adv_refuse:
+            self.adv_refuse -= 1
+            raise OSError(-21)
         if adv_data is not None and len(adv_data) > 31:
             raise ValueError("advertising data too long")
         self.adv = bytes(adv_data) if adv_data is not None else None
