@@ -184,6 +184,8 @@ def _boot_frames(nl):
     for epoch, seqs in nl.epochs().items():
         evs = [e for e in nl.events if e.get("epoch", 0) == epoch]
         first_seq = seqs[0] if seqs else None
+        if epoch and seqs:
+            first_seq = 0  # a reboot restarts the seq at 0: the new boot's frames before the first received are missing
         started = [e for e in evs if e["event"] == "started" and e.get("first_seq") is not None]
         if started:
             f = int(started[0]["first_seq"])
