@@ -8,7 +8,7 @@ Boot epochs: a node's data seq restarts at 0 when it reboots (its node time runs
 on), so a seq names a frame only within one boot. Frames are keyed (epoch, seq);
 epoch 0 is the boot the session met, and a new epoch opens at the recorder's
 `rebooted` event for the node, or (a log without it) at the first frame whose seq
-goes back while node time goes forward past every frame of its type in the
+goes back while node time goes forward past every frame of its type (EMG, IMU) in the
 current epoch. Everything logged for the node after that point belongs to the
 new epoch (a rebooted node cannot send frames of its earlier boot).
 """
@@ -18,6 +18,7 @@ from myowire import codec
 
 from . import rawlog
 
+_SAMPLE_TYPES = (codec.T_EMG, codec.T_IMU)
 
 
 class NodeLog:
@@ -159,9 +160,10 @@ def _add_data(node, t_us, payload):
         node.bad_frames.append((t_us, str(exc)))
         return
     last = node._last_of_type.get(ftype)
-    if last is not None and seq < last[0] and t0 > last[1]:
-        # Within one boot, frames of a type are numbered in node-time order: a lower seq
-        # with a later node time is a node that rebooted (seq restarted, its clock ran on).
+    if last is not None and seq < last[0] and t0 > last[1] and ftype in _SAMPLE_TYPES:
+        # Within one boot, sample frames of a type are cut on fixed sample boundaries and numbered
+        # in node-time order: a lower seq with a later node time is a node that rebooted (seq
+        # restarted, its clock ran on). Status and footswitch frames are stamped otherwise: not used.
         node.new_epoch(t_us, "seq went back as node time went forward")
         node._data_epoch_at = node._connects
     key = (node.epoch, seq)
