@@ -442,3 +442,9 @@ class Node:
             self._mtu = PREFERRED_MTU
             self._apply_config(None)
             self._start_board()
+            # a reset clears the readable status too: until now it said "streaming" from the
+            # old boot, so a host reconnecting within the second did not restart the node
+            now = self.clock.now_us()
+            self._fallback_us = now + 2 * STATUS_PERIOD_US
+            self._fallback_k = -1
+            self._status(now, False)

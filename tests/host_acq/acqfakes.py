@@ -48,10 +48,13 @@ class FakeNode:
         return fr
 
 
-def write_fake_session(path, nodes, seconds=3.0, lose=None, start_us=10_000_000, end=True, sync_every_s=0.1, delay_us=4000, events=()):
+def write_fake_session(path, nodes, seconds=3.0, lose=None, start_us=10_000_000, end=True, sync_every_s=0.1, delay_us=4000, events=(),
+                       reboot=None):
     """Write raw.log for fake nodes streaming from global time start_us.
 
-    lose: {node_id: set(seq)} frames never logged. Returns the writer's path.
+    lose: {node_id: set(seq)} frames never logged. reboot: (at_us, down_us): every node
+    reboots at global at_us (seq restarts at 0, node time runs on) and streams again
+    down_us later; the samples in between are never sent. Returns the writer's path.
     """
     lose = lose or {}
     w = rawlog.RawLogWriter(path)
@@ -67,11 +70,18 @@ def write_fake_session(path, nodes, seconds=3.0, lose=None, start_us=10_000_000,
         n.seq = 0
         g_end = start_us + seconds * 1e6
         next_status = n.node_us(start_us)
+        rebooted = reboot is None
         while True:
             fr, ready = n.next_emg()
             g = n.global_us(ready)
             if g > g_end:
                 break
+            if not rebooted and g >= reboot[0]:
+                rebooted = True
+                n.seq = 0
+                n.k = int(np.ceil(n.node_us(reboot[0] + reboot[1]) * n.emg_hz / 1e6))
+                next_status = n.node_us(reboot[0] + reboot[1])
+                continue
             seq = n.seq - 1
             items.append((g + delay_us, rawlog.K_DATA, n.node_id, fr, seq))
             if ready >= next_status:

@@ -120,22 +120,8 @@ def _node_entry(nid, nl, m, cfg, start_us):
     clock = streams.node_clock(nl, emg)
     ev_names = [e["event"] for e in nl.events]
     connected = [e for e in nl.events if e["event"] == "connected"]
+    boots = _boot_frames(nl)
     seqs = nl.seqs()
-    first_seq = seqs[0] if seqs else None
-    started = [e for e in nl.events if e["event"] == "started" and e.get("first_seq") is not None]
-    if started:
-        first_seq = min(first_seq if first_seq is not None else started[0]["first_seq"], started[0]["first_seq"])
-    end_seq = (seqs[-1] + 1) if seqs else first_seq
-    stops = [e for e in nl.events if e["event"] == "stopped" and e.get("next_seq") is not None]
-    if stops and end_seq is not None:
-        end_seq = max(end_seq, int(stops[-1]["next_seq"]))
-    have = set(seqs)
-    missing = [s for s in range(first_seq, end_seq) if s not in have] if first_seq is not None else []
-    gone = {}
-    for e in nl.events:
-        if e["event"] == "gone":
-            for s in range(int(e["first"]), int(e["last"]) + 1):
-                gone[s] = e.get("reason", "gone")
     gap_entries = []
     for i, ka, kb in emg.holes():
         t_a = _session_s(clock, ka * 1e6 / emg_hz, start_us)
@@ -162,16 +148,19 @@ def _node_entry(nid, nl, m, cfg, start_us):
         "battery_mv_last": (last_status or {}).get("battery_mv"),
         "clock": clock.to_json() if clock is not None else None,
         "frames": {
-            "first_seq": first_seq,
-            "end_seq": end_seq,
-            "expected": (end_seq - first_seq) if first_seq is not None else 0,
+            # seq numbers of the first and the last boot (a node reboot restarts them: see "boots")
+            "first_seq": boots[0]["first_seq"],
+            "end_seq": boots[-1]["end_seq"],
+            "expected": sum(b["expected"] for b in boots),
             "received": len(seqs),
             "recovered": len(nl.recovered),
-            "missing": len(missing),
-            "missing_ranges": [[a, b, _range_reason(a, b, gone)] for a, b in ranges_of(missing)],
+            "missing": sum(b["missing"] for b in boots),
+            "missing_ranges": [r for b in boots for r in b["missing_ranges"]],
+            # one entry per boot epoch of the node (docs/recording.md): its own seq space
+            "boots": boots,
             "duplicates": nl.duplicates,
             "bad": len(nl.bad_frames),
-            # frames reusing a seq with other content (a node reboot restarts its counter):
+            # frames reusing a seq of their boot with other content (not a reboot: see logscan):
             # kept in raw.log, left out of the arrays; see docs/recording.md
             "conflicting": len(nl.conflicts),
         },
@@ -187,6 +176,44 @@ def _node_entry(nid, nl, m, cfg, start_us):
         "resend_requests": ev_names.count("resend"),
     }
     return entry, {"emg": emg, "clock": clock, "statuses": statuses}
+
+
+def _boot_frames(nl):
+    """Frame accounting per boot epoch: each epoch numbers its frames from its own seq 0."""
+    out = []
+    for epoch, seqs in nl.epochs().items():
+        evs = [e for e in nl.events if e.get("epoch", 0) == epoch]
+        first_seq = seqs[0] if seqs else None
+        if epoch and seqs:
+            first_seq = 0  # a reboot restarts the seq at 0: the new boot's frames before the first received are missing
+        started = [e for e in evs if e["event"] == "started" and e.get("first_seq") is not None]
+        if started:
+            f = int(started[0]["first_seq"])
+            first_seq = f if first_seq is None else min(first_seq, f)
+        end_seq = (seqs[-1] + 1) if seqs else first_seq
+        stops = [e for e in evs if e["event"] == "stopped" and e.get("next_seq") is not None]
+        if stops and end_seq is not None:
+            end_seq = max(end_seq, int(stops[-1]["next_seq"]))
+        have = set(seqs)
+        missing = [s for s in range(first_seq, end_seq) if s not in have] if first_seq is not None else []
+        gone = {}
+        for e in evs:
+            if e["event"] == "gone":
+                for s in range(int(e["first"]), int(e["last"]) + 1):
+                    gone[s] = e.get("reason", "gone")
+        reboot = nl.reboots[epoch - 1] if epoch else None
+        out.append({
+            "epoch": epoch,
+            "rebooted_host_us": reboot[0] if reboot else None,
+            "detected_by": reboot[1] if reboot else None,
+            "first_seq": first_seq,
+            "end_seq": end_seq,
+            "expected": (end_seq - first_seq) if first_seq is not None else 0,
+            "received": len(seqs),
+            "missing": len(missing),
+            "missing_ranges": [[a, b, _range_reason(a, b, gone)] for a, b in ranges_of(missing)],
+        })
+    return out
 
 
 def _sync_warnings(nodes):

@@ -33,7 +33,7 @@ from .. import __version__
 from ..errors import UserError
 from . import logscan, manifest as manifest_mod, rawlog
 from .backends import as_backend
-from .gaps import SeqTracker
+from .gaps import SeqTracker, ranges_of
 from .link import CommandFailed, NodeLink
 from .mapping import parse_mapping
 from .scanner import scan
@@ -80,6 +80,9 @@ class NodeState:
         self.lead_off = False
         self.gone_frames = 0
         self.hold = False  # True while STOP is being sent: pings and resends wait
+        self.checking = False  # True while a reconnect decides whether the node rebooted: resends wait
+        self.epoch = 0  # boot epochs seen (a reboot restarts the node's seq at 0: a new tracker)
+        self.past_trackers = []  # the trackers of earlier boots
 
 
 class Recorder:
@@ -293,21 +296,34 @@ class Recorder:
                 return
             if st.node_id in found:
                 st.found = found[st.node_id]
+                st.checking = True  # no resend of this boot's seqs until we know it is the same boot
                 try:
-                    await self._connect(st, attempts=1)
-                except CommandFailed:
-                    await asyncio.sleep(0.5)
-                    continue
-                if not self.running:
-                    return  # the link is in st.link: the end of the recording disconnects it
-                status = await st.link.read_status()
-                streaming = bool(status and status.get("type") == "status" and status["flags"] & codec.F_STREAMING)
-                if not streaming and not self.stopping:
                     try:
-                        _t1, reply = await self._command(st, codec.C_START)
-                        self._event("started", node_id=st.node_id, ack_status=reply.get("status"), ack_value=reply.get("value"), restart=True)
+                        await self._connect(st, attempts=1)
                     except CommandFailed:
-                        pass
+                        await asyncio.sleep(0.5)
+                        continue
+                    if not self.running:
+                        return  # the link is in st.link: the end of the recording disconnects it
+                    status = await st.link.read_status()
+                    is_status = bool(status and status.get("type") == "status")
+                    streaming = is_status and bool(status["flags"] & codec.F_STREAMING)
+                    if is_status and not streaming and st.started and not self.stopping:
+                        # a link loss leaves a started node streaming; only a reboot forgets it
+                        self._rebooted(st)
+                    if not streaming and not self.stopping:
+                        try:
+                            _t1, reply = await self._command(st, codec.C_START)
+                            fresh = reply.get("status") == codec.ACK_OK and not reply.get("message")
+                            if fresh:
+                                st.started = True
+                                st.tracker.expect_from(reply.get("value"), self.clock_us() / 1e6)
+                            self._event("started", node_id=st.node_id, ack_status=reply.get("status"), ack_value=reply.get("value"),
+                                        first_seq=reply.get("value") if fresh else None, restart=True)
+                        except CommandFailed:
+                            pass
+                finally:
+                    st.checking = False
                 # fresh sync exchanges right away: the link timing changed
                 for _ in range(5):
                     if not self.running:
@@ -315,6 +331,23 @@ class Recorder:
                     await self._sync_once(st)
                 return
             await asyncio.sleep(0.2)
+
+    def _rebooted(self, st):
+        """The node rebooted: its seq restarted at 0 and its frame store is empty. What the
+        old boot still owed is an explicit gap; the new boot gets its own seq tracker."""
+        old = st.tracker
+        for first, last in ranges_of(sorted(old.missing)):
+            old.mark_gone(first, last, "rebooted")
+        self._log_new_gone(st)  # logged before "rebooted": they belong to the old boot (logscan)
+        st.past_trackers.append(old)
+        st.epoch += 1
+        st.tracker = SeqTracker()
+        # the new boot numbers its frames from 0 and stores them streaming or not: the frames
+        # before START's first seq are asked for like any loss (what the node evicted is a gap)
+        st.tracker.expect_from(0, self.clock_us() / 1e6)
+        st.gone_frames = 0
+        st.started = False
+        self._event("rebooted", node_id=st.node_id, epoch=st.epoch, old_next_seq=old.next_seq)
 
     async def _sync_loop(self, st):
         while self.running:
@@ -325,27 +358,30 @@ class Recorder:
     async def _resend_loop(self, st):
         while self.running:
             await asyncio.sleep(self.resend_period_s)
-            if not self.running or st.link is None or not st.link.connected or st.hold:
+            if not self.running or st.link is None or not st.link.connected or st.hold or st.checking:
                 continue
             now_s = self.clock_us() / 1e6
             for first, last in st.tracker.plan(now_s):
                 self._event("resend", node_id=st.node_id, first=first, last=last)
-                self.owner.spawn(self._resend(st, first, last), name="resend-%d-%d" % (st.node_id, first))
+                self.owner.spawn(self._resend(st, st.tracker, first, last), name="resend-%d-%d" % (st.node_id, first))
             # frames declared lost for lack of any answer
             self._log_new_gone(st)
 
-    async def _resend(self, st, first, last):
+    async def _resend(self, st, tracker, first, last):
+        """tracker: the seq tracker of the boot the request was planned for."""
         try:
             _frame, _t1, reply = await st.link.send(codec.C_RESEND, codec.resend_args(first, last), None, on_sent=self._on_sent)
         except CommandFailed:
             return  # the planner asks again after retry_s
+        if tracker is not st.tracker:
+            return  # the node rebooted meanwhile: that boot's missing frames are already a gap
         if reply.get("type") == "ack" and reply["status"] == codec.ACK_BUSY:
-            st.tracker.defer(first, last, self.clock_us() / 1e6)  # the node's resend queue is full: ask again soon
+            tracker.defer(first, last, self.clock_us() / 1e6)  # the node's resend queue is full: ask again soon
         elif reply.get("type") == "ack" and reply["status"] == codec.ACK_GONE:
             # value: the oldest seq the node still holds, when it says so; else the whole range is gone
             v = reply.get("value", 0)
             upto = (v - 1) if first < v <= last + 1 else last
-            st.tracker.mark_gone(first, min(upto, last), "gone")
+            tracker.mark_gone(first, min(upto, last), "gone")
             self._log_new_gone(st)
 
     def _log_new_gone(self, st):

@@ -43,7 +43,8 @@ class EmgStream:
 
 
 def decode_emg(frames, fs_hz, recovered_seqs=()):
-    """frames: [(seq, bytes)] of EMG frames in seq order -> EmgStream (channel 0).
+    """frames: [(key, bytes)] of EMG frames in key order -> EmgStream (channel 0); key is the
+    frame's seq, or (boot epoch, seq) from logscan; recovered_seqs holds keys of the same kind.
 
     Uses the vectorised bulk decoder (myostride.bulkdecode, same rules as the
     reference codec, CRC included); frames it rejects are left out here and
@@ -56,7 +57,8 @@ def decode_emg(frames, fs_hz, recovered_seqs=()):
         k0 = np.round(b.t0_us.astype(np.float64) * (fs_hz / 1e6)).astype(np.int64)
         flat = b.samples[:, 0]
         chans = b.channels
-        rec_mask = np.isin(b.seq.astype(np.int64), np.fromiter(recovered_seqs, dtype=np.int64, count=len(recovered_seqs)))
+        is_rec = np.fromiter((s in recovered_seqs for s, _f in frames), dtype=bool, count=len(frames))
+        rec_mask = is_rec[np.asarray(b.frame_index, dtype=np.int64)]
         rec = int(counts[rec_mask].sum())
     else:
         k0, counts, flat, chans, rec = _decode_emg_py(frames, fs_hz, recovered_seqs)
@@ -64,7 +66,8 @@ def decode_emg(frames, fs_hz, recovered_seqs=()):
     offs = np.arange(len(starts), dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
     k = starts + offs
     if np.any(np.diff(k) <= 0):
-        # Overlapping or reordered frames (e.g. a node reboot restarts k): keep first copy in k order.
+        # Overlapping or reordered frames (node time runs on across a reboot, so epochs follow
+        # each other in k): keep the first copy in k order.
         order = np.argsort(k, kind="stable")
         k = k[order]
         flat = flat[order]
