@@ -117,8 +117,13 @@ class RefBoard(Board):
 
     # ---- acquisition
     def start(self, emg_ring, imu_ring, imu_hz, foot_cb, emg_hz):
-        """(Re)start conversions; sample indices continue, a new time epoch begins now."""
-        epoch = self.now_us() if self._hz else 0
+        """(Re)start conversions; sample indices continue, a new time epoch begins now, but not
+        before the slot of the sample that would have come next: the last frame's span
+        (t0 + count periods) is its own, so a quick restart must not date a sample inside it."""
+        epoch = 0
+        if self._hz:
+            next_slot_us = self._epoch_us + (self.afe.samples - self._k_epoch) * 1000000 // self._hz
+            epoch = max(self.now_us(), next_slot_us)
         if self.afe.sink is not None:
             self.afe.stop()
         if self.afe.init(emg_hz):
