@@ -33,6 +33,7 @@ from version import FIRMWARE_VERSION
 
 STATUS_PERIOD_US = 1000000
 ADV_RETRY_US = 200000  # advertising refused by the stack: try again this much later
+ADV_RESTART_AFTER = 5  # ... and restart the stack after this many refusals in a row
 IDLE_NODE_MS = 10
 # The unix port's sleep_ms runs scheduled (soft) IRQs only every ~0.5 ms, so a
 # time-sync write would be stamped (t2) up to ~0.6 ms late; sleep_us slices bound
@@ -94,6 +95,7 @@ class Node:
         self._fallback_k = -1
         self._status(now, False)  # the readable status until the first periodic one
         self._adv_retry_us = 0
+        self._adv_refusals = 0
         self._advertise()
 
     def _apply_config(self, old):
@@ -151,8 +153,16 @@ class Node:
         try:
             self.radio.advertise(self.cfg["node_id"], FIRMWARE_VERSION, status.battery_pct(self.board.battery_mv()))
             self._adv_retry_us = 0
+            self._adv_refusals = 0
         except OSError as exc:
+            self._adv_refusals += 1
             print("node %d: advertising refused (%s); retrying" % (self.cfg["node_id"], exc))
+            if self._adv_refusals % ADV_RESTART_AFTER == 0:
+                print("node %d: restarting the Bluetooth stack" % self.cfg["node_id"])
+                try:
+                    self.radio.restart_stack()
+                except OSError as exc2:
+                    print("node %d: stack restart failed (%s)" % (self.cfg["node_id"], exc2))
             self._adv_retry_us = self.clock.now_us() + ADV_RETRY_US
 
     # ---- radio callbacks

@@ -43,24 +43,9 @@ class Radio:
         """handler: object with on_connect(), on_disconnect(), on_mtu(mtu), on_write(msg, t2_us), now_us()."""
         self.store = store
         self.handler = handler
+        self.bluetooth = bluetooth
         self.ble = bluetooth.BLE()
-        self.ble.active(True)
-        try:
-            self.ble.config(mtu=_PREFERRED_MTU)
-        except Exception:  # a stack without MTU configuration keeps 23
-            pass
-        self.ble.irq(self._irq)
-        svc = (
-            bluetooth.UUID(gatt.SERVICE_UUID),
-            (
-                (bluetooth.UUID(gatt.DATA_UUID), _FLAG_NOTIFY),
-                (bluetooth.UUID(gatt.CONTROL_UUID), _FLAG_WRITE | _FLAG_WRITE_NO_RESPONSE),
-                (bluetooth.UUID(gatt.REPLY_UUID), _FLAG_NOTIFY | _FLAG_READ),
-            ),
-        )
-        ((self.h_data, self.h_control, self.h_reply),) = self.ble.gatts_register_services((svc,))
-        self.ble.gatts_set_buffer(self.h_control, 128)
-        self.ble.gatts_set_buffer(self.h_reply, 128)
+        self._bring_up()
         self.conn = None
         self.mtu = _DEFAULT_MTU
         self.live_open = False  # streaming: every new frame is live
@@ -78,6 +63,34 @@ class Radio:
         self.skipped = 0  # live frames evicted before they could be sent
         self.adv_data = b""
         self.name = ""
+
+    def _bring_up(self):
+        """Activate the stack and register our service (at start, and again on restart_stack)."""
+        bluetooth = self.bluetooth
+        self.ble.active(True)
+        try:
+            self.ble.config(mtu=_PREFERRED_MTU)
+        except Exception:  # a stack without MTU configuration keeps 23
+            pass
+        self.ble.irq(self._irq)
+        svc = (
+            bluetooth.UUID(gatt.SERVICE_UUID),
+            (
+                (bluetooth.UUID(gatt.DATA_UUID), _FLAG_NOTIFY),
+                (bluetooth.UUID(gatt.CONTROL_UUID), _FLAG_WRITE | _FLAG_WRITE_NO_RESPONSE),
+                (bluetooth.UUID(gatt.REPLY_UUID), _FLAG_NOTIFY | _FLAG_READ),
+            ),
+        )
+        ((self.h_data, self.h_control, self.h_reply),) = self.ble.gatts_register_services((svc,))
+        self.ble.gatts_set_buffer(self.h_control, 128)
+        self.ble.gatts_set_buffer(self.h_reply, 128)
+
+    def restart_stack(self):
+        """Stop and start the host stack. NimBLE can come up without an identity address when an
+        HCI command of its start-up fails (advertising then keeps failing with BLE_HS_ENOADDR,
+        OSError -21); a restart runs its start-up again. Only called while not connected."""
+        self.ble.active(False)
+        self._bring_up()
 
     # ---- advertising
     def advertise(self, node_id, fw, battery_pct):

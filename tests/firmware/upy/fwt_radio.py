@@ -240,3 +240,18 @@ def test_advertising_refused_at_boot_is_retried():
     connect(n, ble)
     r = command(n, ble, 5, codec.C_STATUS)
     eq(r["type"], "ack", "a node that was refused at boot answers commands")
+
+
+def test_advertising_refused_for_good_restarts_the_stack():
+    """NimBLE that came up without an identity address refuses every advertise (BLE_HS_ENOADDR):
+    after a few refusals the node restarts its stack, registers its service again and advertises."""
+    import bluetooth
+
+    bluetooth.BLE.adv_refusals = 1000000  # until the stack is restarted
+    n, b, ble = make_node("advrestart")
+    run_for(n, b, 2000000)
+    eq(getattr(ble, "restarts", 0), 1, "one stack restart")
+    eq(ble.advertising, True, "advertising after the restart")
+    connect(n, ble)
+    r = command(n, ble, 7, codec.C_STATUS)
+    eq(r["type"], "ack", "the restarted node answers on its re-registered handles")

@@ -47,6 +47,9 @@ class BLE:
     def active(self, *a):
         if a:
             self._active = bool(a[0])
+            if not self._active:
+                self.adv_refuse = 0  # a restarted stack comes up with its address
+                self.restarts = getattr(self, "restarts", 0) + 1
         return self._active
 
     def config(self, *a, **kw):
