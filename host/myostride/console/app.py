@@ -68,7 +68,7 @@ class LiveTrial:
         last_offset = time.monotonic()
         seconds = self.proc.spec.get("seconds")
         deadline = time.monotonic() + seconds + WATCHDOG_S if seconds else None
-        while True:
+        while self.finished is None:  # ends when the recorder process has ended (or is ended by the watchdog)
             if deadline is not None and time.monotonic() > deadline and self.proc.running:
                 self.proc.request_stop()
                 await self.proc.wait(bound_s=10.0)

@@ -143,7 +143,7 @@ class TrialProcess:
         self._reader = asyncio.create_task(self._read())
 
     async def _read(self):
-        while True:
+        while not self.proc.stdout.at_eof():  # ends at the child's end of output (it exits or is killed)
             line = await self.proc.stdout.readline()
             if not line:
                 return
