@@ -116,12 +116,16 @@ def capture_inputs(contents, s, node_jsons, path, faults_path=None):
 
 
 def replay(path, fit_fn=None):
-    """Alignment summary of the estimator (fit_fn(ex, arrivals, segments) -> ClockFit) on a capture."""
+    """Alignment summary of the estimator (fit_fn(ex, arrivals, segments, drift) -> ClockFit) on a
+    capture; drift is the nodes' common lattice drift, found as loading the session finds it."""
     from myostride.acquire import sync
 
-    fit_fn = fit_fn or (lambda ex, arr, segs: sync.fit_clock(ex, arrivals_us=arr if len(arr) else None, segments_us=segs))
+    fit_fn = fit_fn or (lambda ex, arr, segs, drift: sync.fit_clock(ex, arrivals_us=arr if len(arr) else None, segments_us=segs,
+                                                                    lattice_drift_us_per_s=drift))
     z = np.load(path)
     nids = sorted({int(k[1:].split("_")[0]) for k in z.files})
+    drift = sync.common_lattice_drift((z["n%d_arr" % nid], [tuple(int(v) for v in r) for r in z["n%d_seg" % nid]])
+                                      for nid in nids)
     errs = {}
     fits = {}
     for nid in nids:
@@ -132,7 +136,7 @@ def replay(path, fit_fn=None):
         a, b = z["n%d_span" % nid]
         node_us = np.arange(a, b, 1000.0)
         segs = [tuple(int(v) for v in r) for r in z["n%d_seg" % nid]]
-        fit = fit_fn(z["n%d_ex" % nid], z["n%d_arr" % nid], segs)
+        fit = fit_fn(z["n%d_ex" % nid], z["n%d_arr" % nid], segs, drift)
         g_true = np.interp(node_us, u, g)
         errs[nid] = (g_true, fit.host_us(node_us) - g_true * 1e6)
         fits[nid] = fit

@@ -13,7 +13,7 @@ import os
 from myowire import codec
 
 from .. import __version__
-from . import streams
+from . import streams, sync
 from .gaps import ranges_of
 
 SCHEMA = "myostride.session/1"
@@ -67,12 +67,15 @@ def build_manifest(contents, live_recorder=False):
     nodes = []
     built = {}
     last_t = start_us
+    # The connection events' drift against the host clock is the adapter's: one figure for all nodes.
+    drift = sync.common_lattice_drift((contents.node(nid).arrivals, contents.node(nid).connection_segments())
+                                      for nid in sorted(contents.nodes))
     for e in contents.events:
         last_t = max(last_t, int(e["t_us"]))
     for nid in sorted(set(mapping) | set(contents.nodes)):
         nl = contents.node(nid)
         m = mapping.get(nid, {})
-        entry, b = _node_entry(nid, nl, m, cfg, start_us)
+        entry, b = _node_entry(nid, nl, m, cfg, start_us, drift)
         entry["board"] = start.get("board")  # hardware/boards/<board>.json: the front end the node has
         if nl.recv_us:
             last_t = max(last_t, max(nl.recv_us.values()))
@@ -112,12 +115,12 @@ def build_manifest(contents, live_recorder=False):
     return man, built
 
 
-def _node_entry(nid, nl, m, cfg, start_us):
+def _node_entry(nid, nl, m, cfg, start_us, lattice_drift_us_per_s=None):
     statuses = streams.decode_statuses(nl.frames_of_type(codec.T_STATUS))
     last_status = statuses[-1][1] if statuses else None
     emg_hz = int(cfg.get("emg_hz") or (last_status or {}).get("emg_hz") or 2000)
     emg = streams.decode_emg(nl.frames_of_type(codec.T_EMG), emg_hz, nl.recovered)
-    clock = streams.node_clock(nl, emg)
+    clock = streams.node_clock(nl, emg, lattice_drift_us_per_s)
     ev_names = [e["event"] for e in nl.events]
     connected = [e for e in nl.events if e["event"] == "connected"]
     boots = _boot_frames(nl)

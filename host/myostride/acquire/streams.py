@@ -200,20 +200,25 @@ def consistent_exchanges(nodelog, emg=None, tolerance_us=500_000):
     return out, fixed, dropped
 
 
-def node_clock(nodelog, emg=None):
-    """ClockFit for a node: from its time-sync exchanges, else (flagged) from frame arrival times."""
+def node_clock(nodelog, emg=None, lattice_drift_us_per_s=None):
+    """ClockFit for a node: from its time-sync exchanges, else (flagged) from frame arrival times.
+
+    lattice_drift_us_per_s: the connection events' drift shared by the session's nodes
+    (`sync.common_lattice_drift`)."""
     if nodelog.sync:
         try:
             segs = nodelog.connection_segments() or None
             rows, fixed, dropped = consistent_exchanges(nodelog, emg)
-            fit = fit_clock(rows, arrivals_us=nodelog.arrivals or None, segments_us=segs)
+            fit = fit_clock(rows, arrivals_us=nodelog.arrivals or None, segments_us=segs,
+                            lattice_drift_us_per_s=lattice_drift_us_per_s)
             fit.stats["wrap_fixed_exchanges"] = fixed
             fit.stats["inconsistent_exchanges_dropped"] = dropped
             fit.stats["source"] = "sync"
             span = None
             if emg is not None and len(emg.k):
                 span = (float(emg.k[0]) * 1e6 / emg.fs_hz, float(emg.k[-1]) * 1e6 / emg.fs_hz)
-            syncquality.assess(rows, fit, nodelog.arrivals or None, segs, span)  # uncertainty_us, unsure (docs/recording.md)
+            syncquality.assess(rows, fit, nodelog.arrivals or None, segs, span,
+                               lattice_drift_us_per_s=lattice_drift_us_per_s)  # uncertainty_us, unsure (docs/recording.md)
             return fit
         except ValueError:
             pass

@@ -140,7 +140,7 @@ class ClockFit:
 
 
 def fit_clock(exchanges, knot_step_s=1.0, window_s=15.0, bin_s=2.0, keep_per_bin=3, reject_k=4.0, min_scale_us=10.0, prior_skew_ppm=200.0,
-              method="auto", arrivals_us=None, segments_us=None):
+              method="auto", arrivals_us=None, segments_us=None, lattice_drift_us_per_s=None):
     """Fit a ClockFit from exchanges (rows t1, t2, t3, t4).
 
     window_s is the Gaussian sigma of the local regressions (seconds of node
@@ -153,12 +153,15 @@ def fit_clock(exchanges, knot_step_s=1.0, window_s=15.0, bin_s=2.0, keep_per_bin
     arrivals_us, the host receive times of the node's notifications, split
     by segments_us = [(start_us, end_us)] connections), or "auto" (lattice
     when arrivals are given and a lattice is found, else midpoint).
+    lattice_drift_us_per_s: the drift of the connection events against the host
+    clock shared by every node on the adapter (`common_lattice_drift`); used for
+    this node's phase line unless its own arrivals clearly disagree.
     Raises ValueError when no usable exchange exists.
     """
     ex = exchange_array(exchanges)
     used_method = "midpoint"
     if method in ("auto", "lattice") and arrivals_us is not None and len(ex):
-        lat = lattice_offsets(ex, arrivals_us, segments_us)
+        lat = lattice_offsets(ex, arrivals_us, segments_us, drift_us_per_s=lattice_drift_us_per_s)
         ok = ~np.isnan(lat["offset_us"])
         if ok.sum() >= 3:
             used_method = "lattice"
@@ -215,6 +218,9 @@ def fit_clock(exchanges, knot_step_s=1.0, window_s=15.0, bin_s=2.0, keep_per_bin
         scale = np.maximum(scale, min_scale_us)
         w = np.where(np.abs(resid) <= reject_k * scale[:, None], w, 0.0)
         a, b = _weighted_lines(knots, x, r, w, ridge)
+    if used_method == "lattice":
+        shift = _envelope_shift_us(ex[ok][:, 1], r_all, base, knots, a, lat["interval_us"][ok])
+        a = a + shift
     resid_here = r - np.interp(x, knots, a)
     stats = {
         "exchanges": int(len(ex)),
@@ -229,6 +235,9 @@ def fit_clock(exchanges, knot_step_s=1.0, window_s=15.0, bin_s=2.0, keep_per_bin
         if segs:
             stats["lattice_edge_scatter_us"] = round(max(g["edge_scatter_us"] for g in segs), 1)
             stats["lattice_groups_used"] = int(sum(g["groups_used"] for g in segs))
+            stats["lattice_drift_us_per_s"] = [round(g["drift_us_per_s"], 3) for g in segs]
+            stats["lattice_drift_from"] = sorted({g["drift_from"] for g in segs})
+        stats["envelope_shift_us"] = round(float(shift), 1)
         stats["intervals_ms"] = sorted({round(float(v) / 1000.0, 3) for v in lat["interval_us"] if v > 0})
     knots_us = base + np.round(knots * 1e6).astype(np.int64)
     return ClockFit(knots_us, a, stats)
@@ -269,6 +278,36 @@ def _upper_envelope(t1, node_t, r, bin_s, keep_per_bin, period_us=None):
             keep[i] = True
             counts[bins[i]] = c + 1
     return keep
+
+
+ENVELOPE_PERCENTILES = (85.0, 90.0, 95.0)
+EDGE_PERCENTILES = (0.5, 1.0, 2.0)  # of the first arrivals' latencies: the lattice's level
+# The common drift is used unless it lies further from the node's own than twice the half-width of
+# its own 95 % interval plus this: the interval is only indicative (the group percentiles are not
+# independent), and another adapter differs by whole ppm, which a long recording resolves.
+DRIFT_MARGIN_US_PER_S = 0.5
+
+
+def _envelope_shift_us(node_t, r_all, base, knots, a, period_us):
+    """Shift that puts the fitted offset curve at the upper envelope of *all* the lattice
+    offsets, not only of the few per bin the regression saw.
+
+    An offset is event - t2, low by the node's receive delay, so the truth is the top of
+    the scatter. The regression's level sits among the top few per bin, a sample of a
+    dozen that wanders by ~10 us from node to node; the mean of a few high percentiles
+    of all the offsets about the curve (hundreds per node) is a steadier estimate of the
+    same receive-delay floor, so it cancels better between nodes. Offsets far above the
+    bulk (a write dated to the wrong event) are left out first."""
+    x = (np.asarray(node_t, dtype=np.float64) - base) / 1e6
+    z = np.asarray(r_all, dtype=np.float64) - np.interp(x, knots, a)
+    if len(z) < 20:
+        return 0.0
+    med = float(np.median(z))
+    mad = max(1.4826 * float(np.median(np.abs(z - med))), 20.0)
+    sane = (z <= med + 4.0 * mad) & (z >= med - np.maximum(4.0 * mad, 0.4 * np.asarray(period_us, dtype=np.float64)))
+    if sane.sum() < 20:
+        return 0.0
+    return float(np.mean(np.percentile(z[sane], ENVELOPE_PERCENTILES)))
 
 
 def estimate_lattice(arrival_us, grid_us=1250, n_min=6, n_max=80, min_deliveries=12):
@@ -323,7 +362,7 @@ def _density_edge(tf, period, bin_us=50.0, rise=0.1):
     return float(edges[j % nb])
 
 
-def lattice_offsets(ex, arrivals_us, segments_us=None, coarse_s=2.0, tol_us=500.0, bin_s=2.0):
+def lattice_offsets(ex, arrivals_us, segments_us=None, coarse_s=2.0, tol_us=500.0, bin_s=2.0, drift_us_per_s=None):
     """Per exchange: host-minus-node offset from the connection-event lattice (NaN if unknown).
 
     ex: (n, 4) exchanges; arrivals_us: host receive times of the node's
@@ -361,7 +400,7 @@ def lattice_offsets(ex, arrivals_us, segments_us=None, coarse_s=2.0, tol_us=500.
         if not len(idx):
             continue
         seg_arr = arr[(arr >= seg_a) & (arr < seg_b)]
-        phase_fn = _segment_lattice(seg_arr, bin_s)
+        phase_fn = _segment_lattice(seg_arr, bin_s, drift_us_per_s=drift_us_per_s)
         if phase_fn is None:
             continue
         period, phase_at, info = phase_fn
@@ -389,30 +428,39 @@ def lattice_offsets(ex, arrivals_us, segments_us=None, coarse_s=2.0, tol_us=500.
     return {"offset_us": out, "interval_us": intervals, "segments": seg_info}
 
 
-def _segment_lattice(arr, bin_s, group_events=32, chunk_s=10.0):
+def _segment_lattice(arr, bin_s, group_events=32, chunk_s=10.0, drift_us_per_s=None):
     """(period_us, phase_at(t_us), info) for one connection's arrivals, or None.
 
-    The phase is a line through the earliest arrival of each group of
-    connection events (the latency is never negative, so the earliest arrival
-    is the closest to its event). What it must not be fooled by:
+    The phase is a line: its slope is the drift of the connection events
+    against the host clock (drift_us_per_s, the adapter's, when given and the
+    arrivals agree with it; else this connection's own), its level the edge
+    of the latencies (never negative, so the earliest arrivals are the closest
+    to their events). What it must not be fooled by:
     * a late arrival (busy host) that wraps round onto the previous event and
       looks *early*: a least-squares line through groups holding one tilted
       (seen: 25 us/s, a node off by up to 1.5 ms at the ends of a 30 s run).
-      So the slope first comes from a Theil-Sen line through each group's
-      10th percentile, a group's edge is its earliest arrival not implausibly
-      far below that line, and the edges' line starts from Theil-Sen and
-      drops edges off it by more than 3 robust standard deviations;
-    * groups of unequal size: the earliest of n latencies lies above the edge
-      by ~ 1 / (n * density at the edge), so groups of a fixed number of
-      events (not of a fixed time) give every node the same small lateness,
-      whatever its interval or data rate, and it cancels between nodes;
+      So the slope comes from a Theil-Sen line through each group's 10th
+      percentile, and arrivals implausibly far below that line are left out
+      of the edge;
+    * the noise of an extreme: the earliest arrival of each group of 32
+      events (the first version's edge) scatters by tens of us and its line's
+      slope by 1-2 us/s, so nodes differed by +/-20 us at the ends of a 30 s
+      run. The drift is shared by every link of one adapter (its clock against
+      the host's, and the host stack's slow latency changes), so the median
+      over the nodes is used (`common_lattice_drift`; a node whose own slope
+      is clearly different keeps it: another adapter), and the level is
+      the mean of the 0.5-2nd percentiles of all the first arrivals about the
+      line: the same share of every node's latencies, so the small lateness
+      of a low percentile cancels between nodes;
     * a pause (the warm-up exchanges come seconds before streaming): a group
       never spans one, and a short group (cut by a pause or the end) is dropped;
     * the radio's clock running at a different rate from the host's (tens of
       ppm: whole intervals over a long trial): the coarse phase is found per
       chunk_s chunk and unwrapped, and arrivals are measured from it.
-    info: groups, groups_used, edge_scatter_us (robust spread of the kept
-    edges about the line: how sharply the arrivals show the events).
+    info: groups, groups_used, edge_scatter_us (10th percentile of the
+    latencies above the edge: how sharply the arrivals show the events),
+    drift_us_per_s (the slope used), drift_from ("common" or "own"),
+    own_drift_us_per_s and its 95 % interval own_drift_ci_us_per_s.
     """
     t = np.unique(np.asarray(arr, dtype=np.int64)).astype(np.float64)
     # The interval per chunk (over a whole long trial a radio-vs-host rate
@@ -464,13 +512,13 @@ def _segment_lattice(arr, bin_s, group_events=32, chunk_s=10.0):
             g = run[k:k + group_events]
             if len(g) >= group_events * 3 // 4:
                 groups.append(g)
-    info = {"groups": len(groups), "groups_used": 0, "edge_scatter_us": None}
+    info = {"groups": len(groups), "groups_used": 0, "edge_scatter_us": None, "drift_us_per_s": 0.0, "drift_from": "none"}
     if len(groups) < 3:
         return period, (lambda t_us, c=coarse: c(np.asarray(t_us, dtype=np.float64))), info
     x0 = t[groups[0][0]]
     xq = np.array([(np.median(t[g]) - x0) / 1e6 for g in groups])
     q10 = np.array([np.percentile(d[g], 10.0) for g in groups])
-    slope_q, icpt_q, _lo, _hi = theilslopes(q10, xq)
+    slope_q, icpt_q, slope_lo, slope_hi = theilslopes(q10, xq)
     # How far below its 10th percentile an event's latency can honestly be: a few
     # times the spread between the 10th and 25th percentiles (both robust to the
     # wrapped arrivals, 5-6 % of all at load average 50; a low percentile of the
@@ -478,38 +526,49 @@ def _segment_lattice(arr, bin_s, group_events=32, chunk_s=10.0):
     # 0.58 (q25 - q10) below q10.
     q25 = np.array([np.percentile(d[g], 25.0) for g in groups])
     guard = max(1.5 * float(np.median(q25 - q10)) + 50.0, 100.0)
-    xs = []
-    ys = []
-    for g in groups:
-        f = d[g] - (icpt_q + slope_q * (t[g] - x0) / 1e6)
-        ok = f >= -guard
-        if not np.any(ok):
-            continue
-        j = g[ok][np.argmin(d[g][ok])]
-        xs.append((t[j] - x0) / 1e6)
-        ys.append(d[j])
-    xs = np.asarray(xs)
-    ys = np.asarray(ys)
-    if len(xs) < 3:
-        return period, (lambda t_us, c=coarse: c(np.asarray(t_us, dtype=np.float64))), info
-    b, a, _lo, _hi = theilslopes(ys, xs)
-    keep = np.ones(len(xs), dtype=bool)
-    for _ in range(2):
-        res = ys - (a + b * xs)
-        scale = max(1.4826 * np.median(np.abs(res[keep])), 5.0)
-        nxt = np.abs(res) <= 3.0 * max(scale, 20.0)
-        if nxt.sum() < 3:  # too few groups to tell outliers from the edge: keep the fit
-            break
-        keep = nxt
-        b, a = np.polyfit(xs[keep], ys[keep], 1)
-    res = ys[keep] - (a + b * xs[keep])
-    info["groups_used"] = int(keep.sum())
-    info["edge_scatter_us"] = float(1.4826 * np.median(np.abs(res - np.median(res))))
+    x = (t - x0) / 1e6
+    ok = d - (icpt_q + slope_q * x) >= -guard
+    slope, info["drift_from"] = float(slope_q), "own"
+    tolerance = (slope_hi - slope_lo) + DRIFT_MARGIN_US_PER_S
+    if drift_us_per_s is not None and abs(drift_us_per_s - slope_q) <= tolerance:
+        slope, info["drift_from"] = float(drift_us_per_s), "common"
+    resid = d[ok] - slope * x[ok]
+    level = float(np.mean(np.percentile(resid, EDGE_PERCENTILES)))
+    info["groups_used"] = len(groups)
+    info["own_drift_us_per_s"] = float(slope_q)
+    info["own_drift_ci_us_per_s"] = (float(slope_lo), float(slope_hi))
+    info["drift_us_per_s"] = slope
+    # How sharply the arrivals show the events: their 10th percentile above the edge.
+    info["edge_scatter_us"] = float(np.percentile(resid, 10.0) - level)
 
-    def phase_at(t_us, a=a, b=b, x0=x0, p0=phase0):
-        return p0 + a + b * (t_us - x0) / 1e6
+    def phase_at(t_us, a=level, b=slope, x0=x0, p0=phase0):
+        return p0 + a + b * (np.asarray(t_us, dtype=np.float64) - x0) / 1e6
 
     return period, phase_at, info
+
+
+def common_lattice_drift(nodes, bin_s=2.0):
+    """Drift (us/s) of the connection events against the host clock, shared by the nodes, or None.
+
+    nodes: iterable of (arrivals_us, segments_us) per node. Every link of one adapter
+    has its events timed by the adapter's clock, and its notifications pass through
+    the same host stack, so the slope of each connection's phase line is one quantity
+    measured once per node: the median over nodes (at least 3) is steadier than any
+    one of them. A node on another adapter shows a slope its own data exclude and
+    keeps it (`_segment_lattice`)."""
+    slopes = []
+    for arrivals_us, segments_us in nodes:
+        if arrivals_us is None or not len(arrivals_us):
+            continue
+        arr = np.sort(np.asarray(arrivals_us, dtype=np.int64))
+        for seg_a, seg_b in (segments_us or [(int(arr[0]), int(arr[-1]) + 1)]):
+            seg = arr[(arr >= seg_a) & (arr < seg_b)]
+            if len(seg) < 40:
+                continue
+            got = _segment_lattice(seg, bin_s)
+            if got is not None and got[2]["drift_from"] == "own":
+                slopes.append(got[2]["own_drift_us_per_s"])
+    return float(np.median(slopes)) if len(slopes) >= 3 else None
 
 
 def _coarse_phase(t, period, chunk_s):

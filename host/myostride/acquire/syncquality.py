@@ -22,11 +22,14 @@ UNSURE_US = 25.0  # half the 50 us inter-node alignment goal
 BLOCK_S = 5.0  # alternate blocks of host time: long enough for a lattice group, short enough for many blocks
 
 
-def assess(rows, fit, arrivals_us=None, segments_us=None, span_node_us=None, block_s=BLOCK_S, unsure_us=UNSURE_US):
+def assess(rows, fit, arrivals_us=None, segments_us=None, span_node_us=None, block_s=BLOCK_S, unsure_us=UNSURE_US,
+           lattice_drift_us_per_s=None):
     """Quality figures for `fit` (a ClockFit from these inputs); adds them to fit.stats and returns them.
 
     span_node_us: (first, last) node time the samples cover (the fit is judged
-    there); default the exchanges' span.
+    there); default the exchanges' span. lattice_drift_us_per_s: the common drift the
+    fit was given (the halves get it too: an error in it is shared by every node, so
+    it is not part of this node's alignment error).
     Keys: uncertainty_us (None when it cannot be told), split_half_us, unsure
     (bool) and unsure_reasons (list of one-line texts).
     """
@@ -46,7 +49,8 @@ def assess(rows, fit, arrivals_us=None, segments_us=None, span_node_us=None, blo
             a_h = arr[((arr - t0) // blk) % 2 == h] if arr is not None else None
             try:
                 halves.append(sync.fit_clock(ex[m], arrivals_us=a_h, segments_us=segments_us,
-                                             method="lattice" if method == "lattice" else "midpoint"))
+                                             method="lattice" if method == "lattice" else "midpoint",
+                                             lattice_drift_us_per_s=lattice_drift_us_per_s))
             except ValueError:
                 halves.append(None)
         if halves[0] is not None and halves[1] is not None:
