@@ -18,8 +18,10 @@ HDR = 16  # codec.HEADER_SIZE: the opcode of a whole command frame follows the h
 class FaultPlan:
     """What to break. Node ids; shared by every client of one backend."""
 
-    def __init__(self, silent_stop=(), garbage=(), garbage_every=4, gatt_delay_s=0.0, seed=0):
+    def __init__(self, silent_stop=(), garbage=(), garbage_every=4, gatt_delay_s=0.0, seed=0, lost_configure=None):
         self.silent_stop = set(silent_stop)  # STOP to these nodes is swallowed: they never answer it
+        # {node: n}: the first n CONFIGUREs to the node are lost (to the host, the same as n lost acks)
+        self.lost_configure = dict(lost_configure or {})
         self.garbage = set(garbage)  # every garbage_every-th notification from these is random bytes
         self.garbage_every = garbage_every
         self.gatt_delay_s = gatt_delay_s  # added to every GATT operation (a slow radio)
@@ -48,6 +50,10 @@ class FaultyClient(SimClient):
             if d[1] in self.plan.silent_stop and d[HDR] == codec.C_STOP:
                 self.plan.swallowed.append((d[1], d[HDR]))
                 return  # "written": the node never hears it
+            if d[HDR] == codec.C_CONFIGURE and self.plan.lost_configure.get(d[1], 0) > 0:
+                self.plan.lost_configure[d[1]] -= 1
+                self.plan.swallowed.append((d[1], d[HDR]))
+                return
         await super().write_gatt_char(characteristic, data, response)
 
     async def start_notify(self, characteristic, callback, **kwargs):

@@ -63,6 +63,23 @@ def test_node_that_never_answers_stop(world, tmp_path):
     check_loadable_and_honest(tmp_path / "s")
 
 
+def test_lost_configure_acks_are_asked_again_quickly(world, tmp_path):
+    """A bursty radio lost four CONFIGURE acks of one node in a row (bench_sync, load ~12): at
+    5 s per try the whole recording waited 20 s. Setup commands are asked again after 0.75 s,
+    then twice as long each time (recorder.SETUP_FIRST_REPLY_S)."""
+    _d, sc, _w = world
+    slow = sc.truth["nodes"][2]["node_id"]
+    plan = FaultPlan(lost_configure={slow: 3})
+    man, _rec, _wall = _record(tmp_path / "c", sc, FaultyBackend(sc.world_path, plan), 3.0)
+    assert man["status"] == "complete"
+    assert plan.swallowed == [(slow, codec.C_CONFIGURE)] * 3
+    ev = events(tmp_path / "c")
+    t = {e["phase"]: e["t_us"] for e in ev if e["event"] == "phase"}
+    # three lost tries cost 0.75 + 1.5 + 3 s, not 3 x 5 s (loaded machine: a few seconds of slack)
+    assert (t["syncing"] - t["configuring"]) / 1e6 < 5.25 + 4.0, (t["syncing"] - t["configuring"]) / 1e6
+    check_loadable_and_honest(tmp_path / "c")
+
+
 def test_node_that_answers_garbage(world, tmp_path):
     _d, sc, _w = world
     bad = sc.truth["nodes"][1]["node_id"]

@@ -54,6 +54,10 @@ SETUP_CANCEL_BOUND_S = 1.0  # a stop during scan/connect/configure/warm sync
 # Before START a reply can wait behind a node's backlog (a node still streaming from a host that
 # died answers after it has flushed): setup commands wait longer than the running ones.
 SETUP_REPLY_S = 5.0
+# ... but a lost reply is far more common (seen: a bursty radio lost four CONFIGURE acks in a
+# row, a 20 s stall at 5 s per try): setup commands are asked again after 0.75 s, then after
+# twice as long each time up to SETUP_REPLY_S. Asking again is harmless (the node answers each).
+SETUP_FIRST_REPLY_S = 0.75
 
 
 class StoppedBeforeStart(Exception):
@@ -173,16 +177,25 @@ class Recorder:
             return link
         raise CommandFailed("could not connect to node %d (%s): %s" % (st.node_id, st.found.address, last))
 
-    async def _command(self, st, opcode, args=b"", timeout_s=None, tries=5):
+    async def _command(self, st, opcode, args=b"", timeout_s=None, tries=5, first_timeout_s=None):
+        """(t1, reply) of a command, sent up to `tries` times; each try waits timeout_s (the link's
+        own when None), or with first_timeout_s from that doubling up to timeout_s."""
         last = None
-        for _ in range(tries):
+        for i in range(tries):
+            wait_s = timeout_s if first_timeout_s is None else min(timeout_s, first_timeout_s * 2 ** i)
             try:
-                _frame, t1, reply = await st.link.send(opcode, args, timeout_s, on_sent=self._on_sent)
-                return t1, reply
+                _frame, t1, reply = await st.link.send(opcode, args, wait_s, on_sent=self._on_sent)
             except CommandFailed as exc:
                 last = exc
                 if not st.link.connected:
                     break
+                continue
+            if reply.get("type") == "ack" and reply.get("status") == codec.ACK_BUSY and i + 1 < tries:
+                # the node's command queue was full (our own retries can fill it): ask again shortly
+                last = CommandFailed("node %d stayed busy (%s)" % (st.node_id, reply.get("message", "")))
+                await asyncio.sleep(0.1 * (i + 1))
+                continue
+            return t1, reply
         raise last
 
     async def _configure(self, st):
@@ -190,16 +203,18 @@ class Recorder:
         # 0 means "unchanged" in C_CONFIGURE: switching something off takes a flag
         flags = (codec.CFG_POWERLINE_OFF if not c["powerline_hz"] else 0) | (codec.CFG_IMU_OFF if not c["imu_hz"] else 0)
         args = codec.configure_args(c["emg_hz"], c["highpass_hz"], c["powerline_hz"], c["imu_hz"], label=st.map.short_label(), flags=flags)
-        _t1, reply = await self._command(st, codec.C_CONFIGURE, args, timeout_s=SETUP_REPLY_S)
+        _t1, reply = await self._command(st, codec.C_CONFIGURE, args, timeout_s=SETUP_REPLY_S,
+                                         first_timeout_s=SETUP_FIRST_REPLY_S)
         if reply.get("type") == "ack" and reply["status"] == codec.ACK_STATE:
             # still streaming from an earlier session that never stopped it (a host that died,
             # a STOP that never arrived): stop it, then configure
             self._event("stale_stream_stopped", node_id=st.node_id)
             try:
-                await self._command(st, codec.C_STOP, timeout_s=SETUP_REPLY_S)
+                await self._command(st, codec.C_STOP, timeout_s=SETUP_REPLY_S, first_timeout_s=SETUP_FIRST_REPLY_S)
             except CommandFailed:
                 pass  # a node busy flushing its backlog may miss it: CONFIGURE below tells
-            _t1, reply = await self._command(st, codec.C_CONFIGURE, args, timeout_s=SETUP_REPLY_S)
+            _t1, reply = await self._command(st, codec.C_CONFIGURE, args, timeout_s=SETUP_REPLY_S,
+                                             first_timeout_s=SETUP_FIRST_REPLY_S)
         if reply.get("type") != "ack" or reply["status"] != codec.ACK_OK:
             raise UserError("node %d refused the configuration (%s: %s); check the node's firmware version"
                             % (st.node_id, codec.ACK_NAMES.get(reply.get("status"), reply.get("status")), reply.get("message", "")))
