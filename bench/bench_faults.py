@@ -96,11 +96,14 @@ def contention(a):
                     rc = "HUNG"
                 wall = time.monotonic() - t0
                 end_s = missing = None
+                phases = "no session"
                 man_path = out / "session" / "session.json"
                 if man_path.exists():
                     man = json.loads(man_path.read_text())
                     missing = sum(n["samples"]["missing"] for n in man["nodes"])
-                    ev = logscan.scan_log(out / "session" / "raw.log").events
+                    contents = logscan.scan_log(out / "session" / "raw.log")
+                    ev = contents.events
+                    phases = contents.phase_timeline()
                     stop = next((e for e in ev if e["event"] == "stop_sent"), None)
                     end = next((e for e in ev if e["event"] == "session_end"), None)
                     if stop and end:
@@ -110,8 +113,8 @@ def contention(a):
                     import shutil
 
                     shutil.copytree(out / "session", Path(a.keep) / ("run%02d" % (i + 1)), dirs_exist_ok=True)
-                print("run %2d: exit %s, %.0f s, STOP->session_end %s s, samples missing %s, load %s"
-                      % (i + 1, rc, wall, "%.2f" % end_s if end_s is not None else "-", missing, la), flush=True)
+                print("run %2d: exit %s, %.0f s, STOP->session_end %s s, samples missing %s, load %s; recorder phases (s): %s"
+                      % (i + 1, rc, wall, "%.2f" % end_s if end_s is not None else "-", missing, la, phases), flush=True)
                 if rc != 0:
                     print(log[-2000:])
     finally:

@@ -161,17 +161,6 @@ def main_replay(paths):
     return 0
 
 
-def phase_timeline(contents):
-    """'scanning 0.0, connecting 1.2, ..., session_end 41.3' from the raw log's events: where a slow run spent its time."""
-    start = contents.first_event("session_start")
-    if start is None:
-        return "no session_start"
-    t0 = int(start["t_us"])
-    marks = [(e.get("phase") if e["event"] == "phase" else e["event"], int(e["t_us"])) for e in contents.events
-             if e["event"] in ("phase", "start_sent", "stop_sent", "session_end")]
-    return ", ".join("%s %.1f" % (name, (t - t0) / 1e6) for name, t in marks)
-
-
 def _run_recorder(spec, bound_s):
     """Record in a child process (dies with us); SIGINT then SIGKILL past bound_s. True if it ended by itself."""
     import signal
@@ -253,7 +242,7 @@ def main(argv=None):
     s = load_session(tmp / "rec")
     ours = summarize(errors_us(s, node_jsons))
     contents = logscan.scan_log(tmp / "rec" / "raw.log")
-    print("recorder phases (s after session_start): %s" % phase_timeline(contents))
+    print("recorder phases (s after session_start): %s" % contents.phase_timeline())
     from myostride.acquire.streams import consistent_exchanges
 
     if a.capture:

@@ -184,3 +184,17 @@ def test_late_frames_do_not_make_the_exchanges_look_inconsistent(tmp_path):
         nl.recv_us[k] += 9_000_000
     rows, fixed, dropped = streams.consistent_exchanges(nl)
     assert dropped == 0 and fixed == 0 and rows == [tuple(r) for r in nl.sync]
+
+
+def test_phase_timeline_says_where_a_recording_spent_its_time(tmp_path):
+    from myostride.acquire import logscan, rawlog
+
+    p = tmp_path / "raw.log"
+    write_fake_session(p, [FakeNode(1)], seconds=1.0, end=False)
+    w = rawlog.RawLogWriter(p)
+    t0 = logscan.scan_log(p).first_event("session_start")["t_us"]
+    for dt_s, phase in ((0.5, "configuring"), (20.5, "syncing")):
+        w.event(t0 + int(dt_s * 1e6), "phase", phase=phase)
+    w.close()
+    assert logscan.scan_log(p).phase_timeline().endswith("configuring 0.5, syncing 20.5")
+    assert logscan.LogContents().phase_timeline() == "no session_start"

@@ -117,6 +117,17 @@ class LogContents:
                 return e
         return None
 
+    def phase_timeline(self):
+        """'scanning 0.0, connecting 1.2, ..., session_end 41.3' (seconds after session_start):
+        where a slow recording spent its time."""
+        start = self.first_event("session_start")
+        if start is None:
+            return "no session_start"
+        t0 = int(start["t_us"])
+        marks = [(e.get("phase") if e["event"] == "phase" else e["event"], int(e["t_us"])) for e in self.events
+                 if e["event"] in ("phase", "start_sent", "stop_sent", "session_end")]
+        return ", ".join("%s %.1f" % (name, (t - t0) / 1e6) for name, t in marks)
+
 
 def scan_log(path):
     records, report = rawlog.read_log(path)
