@@ -63,12 +63,19 @@ class Detection:
         self.threshold_power = threshold_power
 
 
-def moving_mean(x, n):
-    """Centred moving mean (length preserved; edges average the available samples)."""
+def cumulative(x):
+    """[0, x0, x0 + x1, ...]: window sums by subtraction (`moving_mean`, the detector's burst power)."""
+    return np.concatenate(([0.0], np.cumsum(np.asarray(x, dtype=np.float64))))
+
+
+def moving_mean(x, n, c=None):
+    """Centred moving mean (length preserved; edges average the available samples).
+
+    c: cumulative(x), when the caller has it."""
     x = np.asarray(x, dtype=np.float64)
     size = len(x)
     n = max(1, min(int(n), size))
-    c = np.concatenate(([0.0], np.cumsum(x)))
+    c = cumulative(x) if c is None else c
     half = n // 2
     out = np.empty(size)
     # Interior: windows [i - half, i - half + n) fully inside.
@@ -256,13 +263,14 @@ def _cusum_starts(windows, ratios, cap):
     return out
 
 
-def _ramp_starts(windows, hints, before, after, chunk=256):
+def _ramp_starts(windows, hints, before, after, chunk=64):
     """`_ramp_start` of many windows at once, with identical results.
 
-    Fits whose data stretch has the same length are stacked and their likelihood grids
-    evaluated in one array operation (the per-fit cost was numpy call overhead). Grids with
-    fewer t0 candidates are padded by repeating their last candidate, which cannot change the
-    first minimum found.
+    Fits whose data stretch has the same length are stacked. Their variance models do not depend
+    on the data: the coarse grid is the same for every fit, and each fine grid is a window of a
+    table over (rate, t - t0). So each variance and its log are computed once per call and only
+    the likelihood sums run per fit (the log was most of the cost). Grid points a fit would not
+    try (t0 beyond its window) get an infinite likelihood, which cannot change the first minimum.
     """
     out = list(hints)
     groups = {}
@@ -271,44 +279,78 @@ def _ramp_starts(windows, hints, before, after, chunk=256):
         if hi - lo < 8 or k <= lo:
             continue
         groups.setdefault(hi - lo, []).append((i, lo))
-    rates, rate_lo, rate_hi, fine_factors = _ramp_rate_grid(after)
     for length, members in groups.items():
+        grid = _ramp_grid(length, before, after)
         for c in range(0, len(members), chunk):
             part = members[c:c + chunk]
             e = np.stack([windows[i][lo:lo + length] for i, lo in part])
-            spans = [hints[i] - lo for i, lo in part]
-            coarse = _padded([np.arange(0, span + 1, 4) for span in spans])
-            j, r = _ramp_grid_best_many(e, coarse, np.broadcast_to(rates, (len(part), len(rates))))
-            rows = np.arange(len(part))
-            best = coarse[rows, j]
-            fine = _padded([np.arange(max(0, t0 - 3), min(span, t0 + 3) + 1) for t0, span in zip(best, spans)])
-            fine_rates = np.clip(rates[r][:, None] * fine_factors[None, :], rate_lo, rate_hi)
-            j, _ = _ramp_grid_best_many(e, fine, fine_rates)
+            spans = np.array([hints[i] - lo for i, lo in part])
+            width = int(spans.max()) // 4 + 1
+            t0s = grid.coarse_t0[:width]
+            nll = _nll(e, grid.coarse_v[:, :width], grid.coarse_log[:, :width])
+            nll = np.where(t0s[None, None, :] > spans[:, None, None], np.inf, nll)
+            j, r = _first_min(nll)
+            fine = t0s[j][:, None] + _FINE_STEPS[None, :]
+            v, log_v = grid.fine(r, fine)
+            nll = _nll(e, v, log_v)
+            nll = np.where(((fine < 0) | (fine > spans[:, None]))[:, None, :], np.inf, nll)
+            j, _ = _first_min(nll)
+            best = fine[np.arange(len(part)), j]
             for row, (i, lo) in enumerate(part):
-                out[i] = int(lo + fine[row, j[row]])
+                out[i] = int(lo + best[row])
     return out
 
 
-def _padded(rows):
-    """Ragged integer rows as one array, short rows padded with their last value."""
-    width = max(len(row) for row in rows)
-    out = np.empty((len(rows), width), dtype=np.int64)
-    for n, row in enumerate(rows):
-        out[n, :len(row)] = row
-        out[n, len(row):] = row[-1]
-    return out
+_FINE_STEPS = np.arange(-3, 4)
 
 
-def _ramp_grid_best_many(e, t0s, rates):
-    """`_ramp_grid_best` for stacked fits: e (fits, t), t0s (fits, t0), rates (fits, rate) ->
-    (t0 index per fit, rate index per fit)."""
-    t = _sample_axis(e.shape[1])
-    d2 = np.maximum(t[None, None, :] - t0s[:, :, None], 0.0) ** 2  # (fit, t0, t)
-    v = 1.0 + (rates[:, :, None, None] * d2[:, None, :, :]) ** 2  # (fit, rate, t0, t)
-    nll = np.sum(np.log(v) + e[:, None, None, :] / v, axis=3)
-    flat = np.argmin(nll.reshape(len(e), -1), axis=1)
-    r, j = np.divmod(flat, nll.shape[2])
+def _nll(e, v, log_v):
+    """sum over t of log v + e / v: energies e (fits, t), variances (fits or 1, rates, t0s, t)."""
+    terms = np.divide(e[:, None, None, :], v)
+    terms += log_v
+    return np.sum(terms, axis=3)
+
+
+def _first_min(nll):
+    """(t0 index, rate index) of each fit's first minimum in nll (fits, rates, t0s), flat order."""
+    r, j = np.divmod(np.argmin(nll.reshape(len(nll), -1), axis=1), nll.shape[2])
     return j, r
+
+
+@functools.lru_cache(maxsize=512)
+def _ramp_grid(length, before, after):
+    """The `_RampGrid` of one fit length, the same for every edge of every recording."""
+    return _RampGrid(length, before, after)
+
+
+class _RampGrid:
+    """Variances 1 + (rate (t - t0)_+^2)^2 and their logs for fits over `length` samples, with the
+    same element arithmetic as `_ramp_grid_best`: the coarse grid (every 4th t0 up to `before`,
+    the 8 coarse rates) and, per coarse rate, a table over t - t0 of its 7 fine rates."""
+
+    def __init__(self, length, before, after):
+        rates, rate_lo, rate_hi, factors = _ramp_rate_grid(after)
+        t = _sample_axis(length)
+        self.coarse_t0 = np.arange(0, before + 1, 4)
+        d2 = np.maximum(t[None, :] - self.coarse_t0[:, None], 0.0) ** 2
+        self.coarse_v = 1.0 + (rates[:, None, None] * d2[None, :, :]) ** 2  # (rate, t0, t)
+        self.coarse_log = np.log(self.coarse_v)
+        # Fine t0s lie in [-3, before + 3]; table column u holds t - t0 = u - offset.
+        self.offset = before + 3
+        lags = np.arange(-self.offset, length + 3, dtype=np.float64)
+        d2 = np.maximum(lags, 0.0) ** 2
+        fine_rates = np.clip(rates[:, None] * factors[None, :], rate_lo, rate_hi)  # (coarse rate, fine rate)
+        table = 1.0 + (fine_rates[:, :, None] * d2[None, None, :]) ** 2
+        self.length = length
+        self.table = np.lib.stride_tricks.sliding_window_view(table, length, axis=2)
+        self.table_log = np.lib.stride_tricks.sliding_window_view(np.log(table), length, axis=2)
+
+    def fine(self, r, t0s):
+        """(variance, log variance), each (fits, fine rates, t0s, t), for coarse rate indices r
+        (fits,) and t0 candidates t0s (fits, t0s)."""
+        start = self.offset - t0s
+        idx = (r[:, None, None], np.arange(self.table.shape[1])[None, :, None], start[:, None, :])
+        return self.table[idx], self.table_log[idx]
 
 
 def _ramp_grid_best(e, t0s, rates):
@@ -340,21 +382,42 @@ def _local_var(power, lo, hi, baseline_var):
     return max(baseline_var, float(np.partition(seg, k)[k]))
 
 
-def snr_weighted(x, fs_hz, window_s=0.025):
+def _local_vars(power, spans, baseline_var):
+    """`_local_var` of many (lo, hi) spans at once: the windows padded with +inf and sorted
+    together give each one's k-th smallest value, the same number a partition selects."""
+    out = [baseline_var] * len(spans)
+    rows = [i for i, (lo, hi) in enumerate(spans) if hi - lo >= 8]
+    if not rows:
+        return out
+    starts = np.array([spans[i][0] for i in rows])
+    lengths = np.array([spans[i][1] - spans[i][0] for i in rows])
+    cols = np.arange(int(lengths.max()))
+    inside = cols[None, :] < lengths[:, None]
+    windows = np.where(inside, power[np.where(inside, starts[:, None] + cols[None, :], 0)], np.inf)
+    windows.sort(axis=1)
+    kth = windows[np.arange(len(rows)), lengths // 4]
+    for row, i in enumerate(rows):
+        out[i] = max(baseline_var, float(kth[row]))
+    return out
+
+
+def snr_weighted(x, fs_hz, window_s=0.025, power=None):
     """x filtered by the square root of its own activity-to-rest spectral ratio.
 
     A first Otsu split of the short-time power labels rest and active samples; their Welch
     spectra give, per frequency, how much louder activity is than rest. Weighting by
     sqrt(max(ratio - 1, 0)) keeps the bands where this muscle's EMG stands out of this
     recording's noise (an Eckart-style detection filter learnt from the signal itself).
-    Returns x unchanged if the split is not clear.
+    Returns x unchanged if the split is not clear. power: moving_mean(x * x, window) when the
+    caller has it (the detector needs it too).
     """
     from scipy import fft as sfft
 
     from .emgproc import mean_psd
 
     n = len(x)
-    power = moving_mean(x * x, round(window_s * fs_hz))
+    if power is None:
+        power = moving_mean(x * x, round(window_s * fs_hz))
     logp = np.log10(power + 1e-12)
     thr = otsu_threshold(logp[:: max(1, int(fs_hz * 0.002))])
     rest, active = x[logp <= thr], x[logp > thr]
@@ -384,7 +447,9 @@ def edge_energies(x, fs_hz, highpass_hz, order=2):
     """
     from scipy import signal
 
-    sos = signal.butter(order, highpass_hz, btype="highpass", fs=fs_hz, output="sos")
+    from .emgproc import butter_sos
+
+    sos = butter_sos(order, highpass_hz, "highpass", fs_hz)
     y_on = signal.sosfilt(sos, x)
     y_off = signal.sosfilt(sos, x[::-1])[::-1]
     return y_on * y_on, y_off * y_off
@@ -405,9 +470,12 @@ def detect_bursts(x, fs_hz, params=None):
     x = np.asarray(x, dtype=np.float64)
     n = len(x)
     # Coarse detection on the SNR-weighted signal (sensitivity); timing refined on x itself,
-    # whose edges the weighting filter would smear.
-    xd = snr_weighted(x, fs_hz, p["window_s"]) if p["snr_weighting"] and n > fs_hz else x
-    power = moving_mean(xd * xd, round(p["window_s"] * fs_hz))
+    # whose edges the weighting filter would smear. x's short-time power serves both.
+    energy = x * x
+    cum = cumulative(energy)
+    power_x = moving_mean(energy, round(p["window_s"] * fs_hz), cum)
+    xd = snr_weighted(x, fs_hz, p["window_s"], power_x) if p["snr_weighting"] and n > fs_hz else x
+    power = power_x if xd is x else moving_mean(xd * xd, round(p["window_s"] * fs_hz))
     log_power = np.log10(power + 1e-12)
     step = max(1, int(fs_hz * 0.002))
     centre, spread, active = baseline_stats(log_power[::step])
@@ -419,12 +487,10 @@ def detect_bursts(x, fs_hz, params=None):
     coarse = duration_rules(hysteresis(log_power, on_level, off_level), fs_hz, p)
     min_burst = int(round(p["min_burst_s"] * fs_hz))
     # Changepoint refinement, each search bounded by the neighbouring bursts.
-    energy = x * x
-    power = moving_mean(energy, round(p["window_s"] * fs_hz)) if xd is not x else power
+    power = power_x
     rest = log_power <= centre + 3 * spread
     rest_power = power[::step][rest[::step]]
     baseline_var = float(np.mean(rest_power)) if len(rest_power) else float(np.mean(energy))
-    cum = np.concatenate(([0.0], np.cumsum(energy)))
     e_on, e_off = energy, energy
     if p["edge_highpass_hz"] and p["refine"] == "cusum":
         e_on, e_off = edge_energies(x, fs_hz, p["edge_highpass_hz"])
@@ -494,10 +560,11 @@ def _refine_cusum(coarse, n, p, power, baseline_var, cum, e_on, e_off, scale_on,
     mids = [(a + b) // 2 for a, b in coarse]
     # Offsets.
     off_spans, off_windows, off_ratios = [], [], []
+    his = [min(coarse[i + 1][0] if i + 1 < len(coarse) else n, b + before) for i, (a, b) in enumerate(coarse)]
+    off_vars = _local_vars(power, [(b, hi) for (a, b), hi in zip(coarse, his)], baseline_var)
     for i, (a, b) in enumerate(coarse):
-        next_start = coarse[i + 1][0] if i + 1 < len(coarse) else n
-        lo, hi = max(mids[i], b - after), min(next_start, b + before)
-        var = _local_var(power, b, hi, baseline_var)
+        lo, hi = max(mids[i], b - after), his[i]
+        var = off_vars[i]
         off_spans.append(hi)
         off_windows.append(e_off[lo:hi][::-1] / (var * scale_off))
         off_ratios.append(_design_ratio(burst_power[i] / var, p))
@@ -511,10 +578,10 @@ def _refine_cusum(coarse, n, p, power, baseline_var, cum, e_on, e_off, scale_on,
             snr = 10.0 * np.log10(max(burst_power[i] / baseline_var, 1e-12))
             weights[i] = float(np.clip((snr - p["blend_db"] + 5.0) / 10.0, 0.0, 1.0))
 
-    def onset_window(i, prev_end):
+    def onset_window(i, prev_end, var=None):
         a = coarse[i][0]
         lo, hi = max(prev_end, a - before), min(mids[i], a + after)
-        var = _local_var(power, lo, a, baseline_var)
+        var = _local_var(power, lo, a, baseline_var) if var is None else var
         return lo, e_on[lo:hi] / (var * scale_on), _design_ratio(burst_power[i] / var, p)
 
     def final(i, on, off):
@@ -527,8 +594,10 @@ def _refine_cusum(coarse, n, p, power, baseline_var, cum, e_on, e_off, scale_on,
     # Onsets, assuming the previous burst is kept with an onset found (its offset bounds the search).
     assumed_prev = [0] + [final(i, 0, offs[i])[1] for i in range(len(coarse) - 1)]
     los, windows, ratios = [], [], []
+    on_vars = _local_vars(power, [(max(prev, a - before), a) for prev, (a, b) in zip(assumed_prev, coarse)],
+                          baseline_var)
     for i in range(len(coarse)):
-        lo, z2, ratio = onset_window(i, assumed_prev[i])
+        lo, z2, ratio = onset_window(i, assumed_prev[i], on_vars[i])
         los.append(lo)
         windows.append(z2)
         ratios.append(ratio)
