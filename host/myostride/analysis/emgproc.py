@@ -122,9 +122,12 @@ def notch_powerline(x, fs_hz, mains_hz, top_hz=None, q=30.0):
     return y
 
 
-def condition(x, fs_hz, band_hz=DEFAULT_BAND_HZ, mains_hz=None, powerline="interpolate"):
-    """Band-passed EMG with powerline interference removed (method "interpolate", "notch" or "off")."""
-    y = bandpass(np.asarray(x, dtype=np.float64) - np.median(x), fs_hz, band_hz)
+def condition(x, fs_hz, band_hz=DEFAULT_BAND_HZ, mains_hz=None, powerline="interpolate", centred=False):
+    """Band-passed EMG with powerline interference removed (method "interpolate", "notch" or "off").
+
+    centred: x already has its median subtracted (the caller needed that copy too)."""
+    x = np.asarray(x, dtype=np.float64)
+    y = bandpass(x if centred else x - np.median(x), fs_hz, band_hz)
     if mains_hz and powerline != "off":
         top = band_edges_hz(fs_hz, band_hz)[1]
         if powerline == "notch":
