@@ -75,13 +75,12 @@ def activation_frequency(cycles_pct, grid_pct=PCT_GRID):
     """Share of strides (0..1) with activity at each % of the cycle."""
     if not cycles_pct:
         return np.zeros(len(grid_pct))
-    hits = np.zeros(len(grid_pct))
-    for intervals in cycles_pct:
-        on = np.zeros(len(grid_pct), dtype=bool)
-        for a, b in intervals:
-            on |= (grid_pct >= a) & (grid_pct <= b)
-        hits += on
-    return hits / len(cycles_pct)
+    on = np.zeros((len(cycles_pct), len(grid_pct)), dtype=bool)  # stride x grid point
+    rows = [(k, a, b) for k, intervals in enumerate(cycles_pct) for a, b in intervals]
+    if rows:
+        k, a, b = (np.array(col) for col in zip(*rows))
+        np.logical_or.at(on, k, (grid_pct[None, :] >= a[:, None]) & (grid_pct[None, :] <= b[:, None]))
+    return on.sum(axis=0) / len(cycles_pct)
 
 
 def span_indices(t_s, spans):

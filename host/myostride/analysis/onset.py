@@ -236,28 +236,31 @@ def _sample_axis(n):
 def _cusum_starts(windows, ratios, cap):
     """`_cusum_start` of many windows at once (same arithmetic, element for element).
 
-    The statistic is stepped through time for all windows together; a window that has ended
-    stops changing. Returns a list of indices (None for an empty window).
+    The statistic is stepped through time for all windows together, longest first, so the
+    windows still running at a step are a leading block of rows that is updated in place.
+    Returns a list of indices (None for an empty window).
     """
     out = [None] * len(windows)
-    idx = [i for i, w in enumerate(windows) if len(w)]
+    idx = sorted((i for i, w in enumerate(windows) if len(w)), key=lambda i: -len(windows[i]))
     if not idx:
         return out
     lengths = np.array([len(windows[i]) for i in idx])
-    z = np.zeros((len(idx), int(lengths.max())))
+    z = np.zeros((len(idx), int(lengths[0])))
     for row, i in enumerate(idx):
         z[row, :lengths[row]] = windows[i]
     r = np.asarray([ratios[i] for i in idx], dtype=np.float64)
     llr = (0.5 * (1.0 - 1.0 / r))[:, None] * z - (0.5 * np.log(r))[:, None]
     g = np.zeros(len(idx))
     last_zero = np.zeros(len(idx), dtype=np.int64)
+    live = np.searchsorted(-lengths, -np.arange(z.shape[1]), side="left")  # rows with length > step
     for j in range(z.shape[1]):
-        live = lengths > j
-        g = np.where(live, g + llr[:, j], g)
-        g = np.where(live & (g > cap), cap, g)
-        at_zero = live & (g <= 0.0)
-        g = np.where(at_zero, 0.0, g)
-        last_zero = np.where(at_zero, j + 1, last_zero)
+        m = live[j]
+        gj = g[:m]
+        gj += llr[:m, j]
+        np.minimum(gj, cap, out=gj)  # cap where above (the same number either way)
+        at_zero = gj <= 0.0
+        gj[at_zero] = 0.0
+        last_zero[:m][at_zero] = j + 1
     for row, i in enumerate(idx):
         out[i] = int(min(last_zero[row], lengths[row] - 1))
     return out
