@@ -155,8 +155,10 @@ def mean_psd(x, fs_hz, nperseg):
     if m == 0:
         raise ValueError("signal shorter than one segment")
     seg = x[: m * nperseg].reshape(m, nperseg)
-    seg = (seg - seg.mean(axis=1, keepdims=True)) * np.hanning(nperseg)
-    psd = np.mean(np.abs(sfft.rfft(seg, axis=1)) ** 2, axis=0)
+    seg = seg - seg.mean(axis=1, keepdims=True)
+    seg *= np.hanning(nperseg)
+    power = np.abs(sfft.rfft(seg, axis=1))
+    psd = np.mean(np.square(power, out=power), axis=0)
     return sfft.rfftfreq(nperseg, 1.0 / fs_hz), psd
 
 

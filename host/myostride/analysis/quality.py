@@ -172,11 +172,16 @@ def modulation_ratio(x, fs_hz, rectify=True, seed=0):
     rng = np.random.default_rng(seed)
     magnitude = np.abs(sfft.rfft(x - (x.mean() if rectify else 0.0), workers=1))
     nulls = []
-    for _ in range(3):
-        phase = np.exp(1j * rng.uniform(0, 2 * np.pi, len(magnitude)))
+    for _ in range(3):  # in place where the numbers allow: full-length temporaries cost page faults
+        phase = 1j * rng.uniform(0, 2 * np.pi, len(magnitude))
+        np.exp(phase, out=phase)
         phase[0] = 1.0
         phase *= magnitude
-        nulls.append(_spread(_smooth_env(sfft.irfft(phase, n=len(x), workers=1), fs_hz, rectify)))
+        null = sfft.irfft(phase, n=len(x), workers=1)
+        del phase
+        if rectify:
+            np.abs(null, out=null)
+        nulls.append(_spread(_smooth_env(null, fs_hz, False)))
     null = float(np.mean(nulls))
     return float(own / null) if null > 0 else float("inf")
 
