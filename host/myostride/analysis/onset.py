@@ -285,20 +285,19 @@ def _ramp_starts(windows, hints, before, after, chunk=256):
         if hi - lo < 8 or k <= lo:
             continue
         groups.setdefault(hi - lo, []).append((i, lo))
+    grid = _ramp_grid(before, after)
     for length, members in groups.items():
-        grid = _ramp_grid(length, before, after)
         for c in range(0, len(members), chunk):
             part = members[c:c + chunk]
             e = np.stack([windows[i][lo:lo + length] for i, lo in part])
             spans = np.array([hints[i] - lo for i, lo in part])
             width = int(spans.max()) // 4 + 1
             t0s = grid.coarse_t0[:width]
-            nll = _nll(e, grid.coarse_v[:, :width], grid.coarse_log[:, :width])
+            nll = _nll(e, *grid.coarse(width, length))
             nll = np.where(t0s[None, None, :] > spans[:, None, None], np.inf, nll)
             j, r = _first_min(nll)
             fine = t0s[j][:, None] + _FINE_STEPS[None, :]
-            v, log_v = grid.fine(r, fine)
-            nll = _nll(e, v, log_v)
+            nll = _nll(e, *grid.fine(r, fine, length))
             nll = np.where(((fine < 0) | (fine > spans[:, None]))[:, None, :], np.inf, nll)
             j, _ = _first_min(nll)
             best = fine[np.arange(len(part)), j]
@@ -323,40 +322,43 @@ def _first_min(nll):
     return j, r
 
 
-@functools.lru_cache(maxsize=512)
-def _ramp_grid(length, before, after):
-    """The `_RampGrid` of one fit length, the same for every edge of every recording."""
-    return _RampGrid(length, before, after)
+@functools.lru_cache(maxsize=8)
+def _ramp_grid(before, after):
+    """The `_RampGrid` of fits `before` + `after` samples long, the same for every edge."""
+    return _RampGrid(before, after)
 
 
 class _RampGrid:
-    """Variances 1 + (rate (t - t0)_+^2)^2 and their logs for fits over `length` samples, with the
-    same element arithmetic as `_ramp_grid_best`: the coarse grid (every 4th t0 up to `before`,
-    the 8 coarse rates) and, per coarse rate, a table over t - t0 of its 7 fine rates."""
+    """Variances 1 + (rate (t - t0)_+^2)^2 and their logs for fits over up to before + after
+    samples, with the same element arithmetic as `_ramp_grid_best`: the coarse grid (every 4th
+    t0 up to `before`, the 8 coarse rates) and, per coarse rate, a table over t - t0 of its 7
+    fine rates. A shorter fit uses the first samples of the same numbers."""
 
-    def __init__(self, length, before, after):
+    def __init__(self, before, after):
         rates, rate_lo, rate_hi, factors = _ramp_rate_grid(after)
-        t = _sample_axis(length)
+        t = _sample_axis(before + after)
         self.coarse_t0 = np.arange(0, before + 1, 4)
         d2 = np.maximum(t[None, :] - self.coarse_t0[:, None], 0.0) ** 2
         self.coarse_v = 1.0 + (rates[:, None, None] * d2[None, :, :]) ** 2  # (rate, t0, t)
         self.coarse_log = np.log(self.coarse_v)
         # Fine t0s lie in [-3, before + 3]; table column u holds t - t0 = u - offset.
         self.offset = before + 3
-        lags = np.arange(-self.offset, length + 3, dtype=np.float64)
+        lags = np.arange(-self.offset, before + after + 3, dtype=np.float64)
         d2 = np.maximum(lags, 0.0) ** 2
         fine_rates = np.clip(rates[:, None] * factors[None, :], rate_lo, rate_hi)  # (coarse rate, fine rate)
-        table = 1.0 + (fine_rates[:, :, None] * d2[None, None, :]) ** 2
-        self.length = length
-        self.table = np.lib.stride_tricks.sliding_window_view(table, length, axis=2)
-        self.table_log = np.lib.stride_tricks.sliding_window_view(np.log(table), length, axis=2)
+        self.table = 1.0 + (fine_rates[:, :, None] * d2[None, None, :]) ** 2
+        self.table_log = np.log(self.table)
 
-    def fine(self, r, t0s):
-        """(variance, log variance), each (fits, fine rates, t0s, t), for coarse rate indices r
-        (fits,) and t0 candidates t0s (fits, t0s)."""
-        start = self.offset - t0s
-        idx = (r[:, None, None], np.arange(self.table.shape[1])[None, :, None], start[:, None, :])
-        return self.table[idx], self.table_log[idx]
+    def coarse(self, width, length):
+        """(variance, log variance), each (1, rates, first `width` t0s, `length` samples)."""
+        return self.coarse_v[None, :, :width, :length], self.coarse_log[None, :, :width, :length]
+
+    def fine(self, r, t0s, length):
+        """(variance, log variance), each (fits, fine rates, t0s, `length` samples), for coarse
+        rate indices r (fits,) and t0 candidates t0s (fits, t0s)."""
+        idx = (r[:, None, None], np.arange(self.table.shape[1])[None, :, None], (self.offset - t0s)[:, None, :])
+        window = np.lib.stride_tricks.sliding_window_view
+        return window(self.table, length, axis=2)[idx], window(self.table_log, length, axis=2)[idx]
 
 
 def _ramp_grid_best(e, t0s, rates):
