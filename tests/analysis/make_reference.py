@@ -47,8 +47,13 @@ def _all_maps(path):
 
 
 def _simulated(kw):
-    from conftest import synthetic_recording
-    return synthetic_recording(**kw)[0]
+    """Recording from this folder's conftest.synthetic_recording (loaded by path: under pytest,
+    `import conftest` may give another folder's conftest)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("analysis_tests_conftest", HERE / "conftest.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.synthetic_recording(**kw)[0]
 
 
 def _simulated_damaged():
@@ -162,7 +167,6 @@ def read(name):
 
 
 def main():
-    sys.path.insert(0, str(HERE))
     with tempfile.TemporaryDirectory() as tmp:
         for name, loader in cases(tmp):
             result = analysis_json(loader)
