@@ -310,7 +310,9 @@ def split_contiguous(t_s, fs_hz):
     return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])]
 
 
-def implicit_gaps(t_s, fs_hz):
-    """(start_s, end_s) of every time jump in t_s: the samples the source never delivered."""
-    runs = split_contiguous(t_s, fs_hz)
+def implicit_gaps(t_s, fs_hz, runs=None):
+    """(start_s, end_s) of every time jump in t_s: the samples the source never delivered.
+
+    runs: split_contiguous(t_s, fs_hz), when the caller has it."""
+    runs = split_contiguous(t_s, fs_hz) if runs is None else runs
     return [(float(t_s[b - 1]), float(t_s[b])) for (a, b) in runs[:-1]]

@@ -38,14 +38,30 @@ def time_normalise(t_s, values, start_s, end_s, grid_pct=PCT_GRID):
     return np.interp(start_s + (end_s - start_s) * grid_pct / 100.0, t_s, values)
 
 
-def clip_intervals(intervals_s, start_s, end_s):
-    """(seconds, % of cycle) of the intervals overlapping [start_s, end_s], clipped to it."""
+def time_normalise_many(t_s, values, starts_s, ends_s, grid_pct=PCT_GRID):
+    """`time_normalise` of many strides in one interpolation: rows of the same numbers."""
+    a, b = np.asarray(starts_s, dtype=np.float64), np.asarray(ends_s, dtype=np.float64)
+    at = a[:, None] + (b - a)[:, None] * grid_pct[None, :] / 100.0
+    return np.interp(at.reshape(-1), t_s, values).reshape(at.shape)
+
+
+def interval_bounds(intervals_s):
+    """(onsets, offsets) arrays of [[on_s, off_s], ...]: clip_intervals's search index, built once
+    for all strides of a channel."""
+    arr = np.asarray(intervals_s, dtype=np.float64).reshape(-1, 2)
+    return arr[:, 0], arr[:, 1]
+
+
+def clip_intervals(intervals_s, start_s, end_s, bounds=None):
+    """(seconds, % of cycle) of the intervals overlapping [start_s, end_s], clipped to it.
+
+    bounds: interval_bounds(intervals_s), when the caller clips many strides."""
     out_s, out_pct = [], []
     dur = end_s - start_s
     if len(intervals_s) > 16:  # sorted, non-overlapping: only look near the stride
-        ends = [off for _, off in intervals_s]
+        ons, ends = interval_bounds(intervals_s) if bounds is None else bounds
         i0 = int(np.searchsorted(ends, start_s, side="right"))
-        intervals_s = intervals_s[i0:i0 + 1 + int(np.searchsorted([on for on, _ in intervals_s[i0:]], end_s))]
+        intervals_s = intervals_s[i0:i0 + 1 + int(np.searchsorted(ons[i0:], end_s))]
     for on, off in intervals_s:
         if off <= start_s or on >= end_s:
             continue
@@ -59,22 +75,31 @@ def activation_frequency(cycles_pct, grid_pct=PCT_GRID):
     """Share of strides (0..1) with activity at each % of the cycle."""
     if not cycles_pct:
         return np.zeros(len(grid_pct))
-    hits = np.zeros(len(grid_pct))
-    for intervals in cycles_pct:
-        on = np.zeros(len(grid_pct), dtype=bool)
-        for a, b in intervals:
-            on |= (grid_pct >= a) & (grid_pct <= b)
-        hits += on
-    return hits / len(cycles_pct)
+    on = np.zeros((len(cycles_pct), len(grid_pct)), dtype=bool)  # stride x grid point
+    rows = [(k, a, b) for k, intervals in enumerate(cycles_pct) for a, b in intervals]
+    if rows:
+        k, a, b = (np.array(col) for col in zip(*rows))
+        np.logical_or.at(on, k, (grid_pct[None, :] >= a[:, None]) & (grid_pct[None, :] <= b[:, None]))
+    return on.sum(axis=0) / len(cycles_pct)
 
 
-def stride_rms(t_s, x, spans):
-    """RMS of x within each (start_s, end_s) span (NaN-safe); NaN if the span holds no sample."""
+def span_indices(t_s, spans):
+    """(spans, 2) array of the sample index ranges [i0, i1) of (start_s, end_s) spans in t_s."""
+    if not len(spans):
+        return np.zeros((0, 2), dtype=np.int64)
+    return np.searchsorted(t_s, np.asarray(spans, dtype=np.float64).reshape(-1)).reshape(-1, 2)
+
+
+def stride_rms(t_s, x, spans, index=None):
+    """RMS of x within each (start_s, end_s) span (NaN-safe); NaN if the span holds no sample.
+
+    index: span_indices(t_s, spans) when the caller has it."""
     out = []
-    for a, b in spans:
-        i0, i1 = np.searchsorted(t_s, (a, b))
+    gaps = not np.all(np.isfinite(x))  # else no span needs its non-finite samples dropped
+    for i0, i1 in (span_indices(t_s, spans) if index is None else index):
         seg = x[i0:i1]
-        seg = seg[np.isfinite(seg)]
+        if gaps:
+            seg = seg[np.isfinite(seg)]
         out.append(float(np.sqrt(np.mean(seg * seg))) if len(seg) else float("nan"))
     return np.array(out)
 

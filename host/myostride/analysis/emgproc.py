@@ -122,9 +122,12 @@ def notch_powerline(x, fs_hz, mains_hz, top_hz=None, q=30.0):
     return y
 
 
-def condition(x, fs_hz, band_hz=DEFAULT_BAND_HZ, mains_hz=None, powerline="interpolate"):
-    """Band-passed EMG with powerline interference removed (method "interpolate", "notch" or "off")."""
-    y = bandpass(np.asarray(x, dtype=np.float64) - np.median(x), fs_hz, band_hz)
+def condition(x, fs_hz, band_hz=DEFAULT_BAND_HZ, mains_hz=None, powerline="interpolate", centred=False):
+    """Band-passed EMG with powerline interference removed (method "interpolate", "notch" or "off").
+
+    centred: x already has its median subtracted (the caller needed that copy too)."""
+    x = np.asarray(x, dtype=np.float64)
+    y = bandpass(x if centred else x - np.median(x), fs_hz, band_hz)
     if mains_hz and powerline != "off":
         top = band_edges_hz(fs_hz, band_hz)[1]
         if powerline == "notch":
@@ -152,8 +155,10 @@ def mean_psd(x, fs_hz, nperseg):
     if m == 0:
         raise ValueError("signal shorter than one segment")
     seg = x[: m * nperseg].reshape(m, nperseg)
-    seg = (seg - seg.mean(axis=1, keepdims=True)) * np.hanning(nperseg)
-    psd = np.mean(np.abs(sfft.rfft(seg, axis=1)) ** 2, axis=0)
+    seg = seg - seg.mean(axis=1, keepdims=True)
+    seg *= np.hanning(nperseg)
+    power = np.abs(sfft.rfft(seg, axis=1))
+    psd = np.mean(np.square(power, out=power), axis=0)
     return sfft.rfftfreq(nperseg, 1.0 / fs_hz), psd
 
 

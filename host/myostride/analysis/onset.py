@@ -63,12 +63,19 @@ class Detection:
         self.threshold_power = threshold_power
 
 
-def moving_mean(x, n):
-    """Centred moving mean (length preserved; edges average the available samples)."""
+def cumulative(x):
+    """[0, x0, x0 + x1, ...]: window sums by subtraction (`moving_mean`, the detector's burst power)."""
+    return np.concatenate(([0.0], np.cumsum(np.asarray(x, dtype=np.float64))))
+
+
+def moving_mean(x, n, c=None):
+    """Centred moving mean (length preserved; edges average the available samples).
+
+    c: cumulative(x), when the caller has it."""
     x = np.asarray(x, dtype=np.float64)
     size = len(x)
     n = max(1, min(int(n), size))
-    c = np.concatenate(([0.0], np.cumsum(x)))
+    c = cumulative(x) if c is None else c
     half = n // 2
     out = np.empty(size)
     # Interior: windows [i - half, i - half + n) fully inside.
@@ -229,28 +236,31 @@ def _sample_axis(n):
 def _cusum_starts(windows, ratios, cap):
     """`_cusum_start` of many windows at once (same arithmetic, element for element).
 
-    The statistic is stepped through time for all windows together; a window that has ended
-    stops changing. Returns a list of indices (None for an empty window).
+    The statistic is stepped through time for all windows together, longest first, so the
+    windows still running at a step are a leading block of rows that is updated in place.
+    Returns a list of indices (None for an empty window).
     """
     out = [None] * len(windows)
-    idx = [i for i, w in enumerate(windows) if len(w)]
+    idx = sorted((i for i, w in enumerate(windows) if len(w)), key=lambda i: -len(windows[i]))
     if not idx:
         return out
     lengths = np.array([len(windows[i]) for i in idx])
-    z = np.zeros((len(idx), int(lengths.max())))
+    z = np.zeros((len(idx), int(lengths[0])))
     for row, i in enumerate(idx):
         z[row, :lengths[row]] = windows[i]
     r = np.asarray([ratios[i] for i in idx], dtype=np.float64)
     llr = (0.5 * (1.0 - 1.0 / r))[:, None] * z - (0.5 * np.log(r))[:, None]
     g = np.zeros(len(idx))
     last_zero = np.zeros(len(idx), dtype=np.int64)
+    live = np.searchsorted(-lengths, -np.arange(z.shape[1]), side="left")  # rows with length > step
     for j in range(z.shape[1]):
-        live = lengths > j
-        g = np.where(live, g + llr[:, j], g)
-        g = np.where(live & (g > cap), cap, g)
-        at_zero = live & (g <= 0.0)
-        g = np.where(at_zero, 0.0, g)
-        last_zero = np.where(at_zero, j + 1, last_zero)
+        m = live[j]
+        gj = g[:m]
+        gj += llr[:m, j]
+        np.minimum(gj, cap, out=gj)  # cap where above (the same number either way)
+        at_zero = gj <= 0.0
+        gj[at_zero] = 0.0
+        last_zero[:m][at_zero] = j + 1
     for row, i in enumerate(idx):
         out[i] = int(min(last_zero[row], lengths[row] - 1))
     return out
@@ -259,10 +269,14 @@ def _cusum_starts(windows, ratios, cap):
 def _ramp_starts(windows, hints, before, after, chunk=256):
     """`_ramp_start` of many windows at once, with identical results.
 
-    Fits whose data stretch has the same length are stacked and their likelihood grids
-    evaluated in one array operation (the per-fit cost was numpy call overhead). Grids with
-    fewer t0 candidates are padded by repeating their last candidate, which cannot change the
-    first minimum found.
+    Fits whose data stretch has the same length are stacked. Their variance models do not depend
+    on the data: the coarse grid is the same for every fit, and each fine grid is a window of a
+    table over (fine rate, t - t0). So each variance and its log are computed once per fit length
+    (and cached) and only the likelihood sums run per fit (the log was most of the cost). Grid
+    points a fit would not try (t0 beyond its window) get an infinite likelihood, which cannot
+    change the first minimum. Chunks of 256 fits (26 MB temporaries at 2 kHz): 64 is a little
+    faster on its own but doubled the whole analysis's page faults (glibc then returns the
+    freed FFT buffers to the system and faults them in again), net slower.
     """
     out = list(hints)
     groups = {}
@@ -271,44 +285,80 @@ def _ramp_starts(windows, hints, before, after, chunk=256):
         if hi - lo < 8 or k <= lo:
             continue
         groups.setdefault(hi - lo, []).append((i, lo))
-    rates, rate_lo, rate_hi, fine_factors = _ramp_rate_grid(after)
+    grid = _ramp_grid(before, after)
     for length, members in groups.items():
         for c in range(0, len(members), chunk):
             part = members[c:c + chunk]
             e = np.stack([windows[i][lo:lo + length] for i, lo in part])
-            spans = [hints[i] - lo for i, lo in part]
-            coarse = _padded([np.arange(0, span + 1, 4) for span in spans])
-            j, r = _ramp_grid_best_many(e, coarse, np.broadcast_to(rates, (len(part), len(rates))))
-            rows = np.arange(len(part))
-            best = coarse[rows, j]
-            fine = _padded([np.arange(max(0, t0 - 3), min(span, t0 + 3) + 1) for t0, span in zip(best, spans)])
-            fine_rates = np.clip(rates[r][:, None] * fine_factors[None, :], rate_lo, rate_hi)
-            j, _ = _ramp_grid_best_many(e, fine, fine_rates)
+            spans = np.array([hints[i] - lo for i, lo in part])
+            width = int(spans.max()) // 4 + 1
+            t0s = grid.coarse_t0[:width]
+            nll = _nll(e, *grid.coarse(width, length))
+            nll = np.where(t0s[None, None, :] > spans[:, None, None], np.inf, nll)
+            j, r = _first_min(nll)
+            fine = t0s[j][:, None] + _FINE_STEPS[None, :]
+            nll = _nll(e, *grid.fine(r, fine, length))
+            nll = np.where(((fine < 0) | (fine > spans[:, None]))[:, None, :], np.inf, nll)
+            j, _ = _first_min(nll)
+            best = fine[np.arange(len(part)), j]
             for row, (i, lo) in enumerate(part):
-                out[i] = int(lo + fine[row, j[row]])
+                out[i] = int(lo + best[row])
     return out
 
 
-def _padded(rows):
-    """Ragged integer rows as one array, short rows padded with their last value."""
-    width = max(len(row) for row in rows)
-    out = np.empty((len(rows), width), dtype=np.int64)
-    for n, row in enumerate(rows):
-        out[n, :len(row)] = row
-        out[n, len(row):] = row[-1]
-    return out
+_FINE_STEPS = np.arange(-3, 4)
 
 
-def _ramp_grid_best_many(e, t0s, rates):
-    """`_ramp_grid_best` for stacked fits: e (fits, t), t0s (fits, t0), rates (fits, rate) ->
-    (t0 index per fit, rate index per fit)."""
-    t = _sample_axis(e.shape[1])
-    d2 = np.maximum(t[None, None, :] - t0s[:, :, None], 0.0) ** 2  # (fit, t0, t)
-    v = 1.0 + (rates[:, :, None, None] * d2[:, None, :, :]) ** 2  # (fit, rate, t0, t)
-    nll = np.sum(np.log(v) + e[:, None, None, :] / v, axis=3)
-    flat = np.argmin(nll.reshape(len(e), -1), axis=1)
-    r, j = np.divmod(flat, nll.shape[2])
+def _nll(e, v, log_v):
+    """sum over t of log v + e / v: energies e (fits, t), variances (fits or 1, rates, t0s, t)."""
+    terms = np.divide(e[:, None, None, :], v)
+    terms += log_v
+    return np.sum(terms, axis=3)
+
+
+def _first_min(nll):
+    """(t0 index, rate index) of each fit's first minimum in nll (fits, rates, t0s), flat order."""
+    r, j = np.divmod(np.argmin(nll.reshape(len(nll), -1), axis=1), nll.shape[2])
     return j, r
+
+
+@functools.lru_cache(maxsize=8)
+def _ramp_grid(before, after):
+    """The `_RampGrid` of fits `before` + `after` samples long, the same for every edge."""
+    return _RampGrid(before, after)
+
+
+class _RampGrid:
+    """Variances 1 + (rate (t - t0)_+^2)^2 and their logs for fits over up to before + after
+    samples, with the same element arithmetic as `_ramp_grid_best`: the coarse grid (every 4th
+    t0 up to `before`, the 8 coarse rates) and, per coarse rate, a table over t - t0 of its 7
+    fine rates. A shorter fit uses the first samples of the same numbers."""
+
+    def __init__(self, before, after):
+        rates, rate_lo, rate_hi, factors = _ramp_rate_grid(after)
+        t = _sample_axis(before + after)
+        self.coarse_t0 = np.arange(0, before + 1, 4)
+        d2 = np.maximum(t[None, :] - self.coarse_t0[:, None], 0.0) ** 2
+        self.coarse_v = 1.0 + (rates[:, None, None] * d2[None, :, :]) ** 2  # (rate, t0, t)
+        self.coarse_log = np.log(self.coarse_v)
+        # Fine t0s lie in [-3, before + 3]; table column u holds t - t0 = u - offset.
+        self.offset = before + 3
+        lags = np.arange(-self.offset, before + after + 3, dtype=np.float64)
+        d2 = np.maximum(lags, 0.0) ** 2
+        fine_rates = np.clip(rates[:, None] * factors[None, :], rate_lo, rate_hi)  # (coarse rate, fine rate)
+        self.table = 1.0 + (fine_rates[:, :, None] * d2[None, None, :]) ** 2
+        self.table_log = np.log(self.table)
+
+    def coarse(self, width, length):
+        """(variance, log variance), each (1, rates, first `width` t0s, `length` samples)."""
+        return self.coarse_v[None, :, :width, :length], self.coarse_log[None, :, :width, :length]
+
+    def fine(self, r, t0s, length):
+        """(variance, log variance), each (fits, fine rates, t0s, `length` samples), for coarse
+        rate indices r (fits,) and t0 candidates t0s (fits, t0s)."""
+        idx = (r[:, None, None], np.arange(self.table.shape[1])[None, :, None], (self.offset - t0s)[:, None, :])
+        window = np.lib.stride_tricks.sliding_window_view
+        return window(self.table, length, axis=2)[idx], window(self.table_log, length, axis=2)[idx]
 
 
 def _ramp_grid_best(e, t0s, rates):
@@ -340,21 +390,42 @@ def _local_var(power, lo, hi, baseline_var):
     return max(baseline_var, float(np.partition(seg, k)[k]))
 
 
-def snr_weighted(x, fs_hz, window_s=0.025):
+def _local_vars(power, spans, baseline_var):
+    """`_local_var` of many (lo, hi) spans at once: the windows padded with +inf and sorted
+    together give each one's k-th smallest value, the same number a partition selects."""
+    out = [baseline_var] * len(spans)
+    rows = [i for i, (lo, hi) in enumerate(spans) if hi - lo >= 8]
+    if not rows:
+        return out
+    starts = np.array([spans[i][0] for i in rows])
+    lengths = np.array([spans[i][1] - spans[i][0] for i in rows])
+    cols = np.arange(int(lengths.max()))
+    inside = cols[None, :] < lengths[:, None]
+    windows = np.where(inside, power[np.where(inside, starts[:, None] + cols[None, :], 0)], np.inf)
+    windows.sort(axis=1)
+    kth = windows[np.arange(len(rows)), lengths // 4]
+    for row, i in enumerate(rows):
+        out[i] = max(baseline_var, float(kth[row]))
+    return out
+
+
+def snr_weighted(x, fs_hz, window_s=0.025, power=None):
     """x filtered by the square root of its own activity-to-rest spectral ratio.
 
     A first Otsu split of the short-time power labels rest and active samples; their Welch
     spectra give, per frequency, how much louder activity is than rest. Weighting by
     sqrt(max(ratio - 1, 0)) keeps the bands where this muscle's EMG stands out of this
     recording's noise (an Eckart-style detection filter learnt from the signal itself).
-    Returns x unchanged if the split is not clear.
+    Returns x unchanged if the split is not clear. power: moving_mean(x * x, window) when the
+    caller has it (the detector needs it too).
     """
     from scipy import fft as sfft
 
     from .emgproc import mean_psd
 
     n = len(x)
-    power = moving_mean(x * x, round(window_s * fs_hz))
+    if power is None:
+        power = moving_mean(x * x, round(window_s * fs_hz))
     logp = np.log10(power + 1e-12)
     thr = otsu_threshold(logp[:: max(1, int(fs_hz * 0.002))])
     rest, active = x[logp <= thr], x[logp > thr]
@@ -384,7 +455,9 @@ def edge_energies(x, fs_hz, highpass_hz, order=2):
     """
     from scipy import signal
 
-    sos = signal.butter(order, highpass_hz, btype="highpass", fs=fs_hz, output="sos")
+    from .emgproc import butter_sos
+
+    sos = butter_sos(order, highpass_hz, "highpass", fs_hz)
     y_on = signal.sosfilt(sos, x)
     y_off = signal.sosfilt(sos, x[::-1])[::-1]
     return y_on * y_on, y_off * y_off
@@ -405,9 +478,12 @@ def detect_bursts(x, fs_hz, params=None):
     x = np.asarray(x, dtype=np.float64)
     n = len(x)
     # Coarse detection on the SNR-weighted signal (sensitivity); timing refined on x itself,
-    # whose edges the weighting filter would smear.
-    xd = snr_weighted(x, fs_hz, p["window_s"]) if p["snr_weighting"] and n > fs_hz else x
-    power = moving_mean(xd * xd, round(p["window_s"] * fs_hz))
+    # whose edges the weighting filter would smear. x's short-time power serves both.
+    energy = x * x
+    cum = cumulative(energy)
+    power_x = moving_mean(energy, round(p["window_s"] * fs_hz), cum)
+    xd = snr_weighted(x, fs_hz, p["window_s"], power_x) if p["snr_weighting"] and n > fs_hz else x
+    power = power_x if xd is x else moving_mean(xd * xd, round(p["window_s"] * fs_hz))
     log_power = np.log10(power + 1e-12)
     step = max(1, int(fs_hz * 0.002))
     centre, spread, active = baseline_stats(log_power[::step])
@@ -419,12 +495,10 @@ def detect_bursts(x, fs_hz, params=None):
     coarse = duration_rules(hysteresis(log_power, on_level, off_level), fs_hz, p)
     min_burst = int(round(p["min_burst_s"] * fs_hz))
     # Changepoint refinement, each search bounded by the neighbouring bursts.
-    energy = x * x
-    power = moving_mean(energy, round(p["window_s"] * fs_hz)) if xd is not x else power
+    power = power_x
     rest = log_power <= centre + 3 * spread
     rest_power = power[::step][rest[::step]]
     baseline_var = float(np.mean(rest_power)) if len(rest_power) else float(np.mean(energy))
-    cum = np.concatenate(([0.0], np.cumsum(energy)))
     e_on, e_off = energy, energy
     if p["edge_highpass_hz"] and p["refine"] == "cusum":
         e_on, e_off = edge_energies(x, fs_hz, p["edge_highpass_hz"])
@@ -494,10 +568,11 @@ def _refine_cusum(coarse, n, p, power, baseline_var, cum, e_on, e_off, scale_on,
     mids = [(a + b) // 2 for a, b in coarse]
     # Offsets.
     off_spans, off_windows, off_ratios = [], [], []
+    his = [min(coarse[i + 1][0] if i + 1 < len(coarse) else n, b + before) for i, (a, b) in enumerate(coarse)]
+    off_vars = _local_vars(power, [(b, hi) for (a, b), hi in zip(coarse, his)], baseline_var)
     for i, (a, b) in enumerate(coarse):
-        next_start = coarse[i + 1][0] if i + 1 < len(coarse) else n
-        lo, hi = max(mids[i], b - after), min(next_start, b + before)
-        var = _local_var(power, b, hi, baseline_var)
+        lo, hi = max(mids[i], b - after), his[i]
+        var = off_vars[i]
         off_spans.append(hi)
         off_windows.append(e_off[lo:hi][::-1] / (var * scale_off))
         off_ratios.append(_design_ratio(burst_power[i] / var, p))
@@ -511,10 +586,10 @@ def _refine_cusum(coarse, n, p, power, baseline_var, cum, e_on, e_off, scale_on,
             snr = 10.0 * np.log10(max(burst_power[i] / baseline_var, 1e-12))
             weights[i] = float(np.clip((snr - p["blend_db"] + 5.0) / 10.0, 0.0, 1.0))
 
-    def onset_window(i, prev_end):
+    def onset_window(i, prev_end, var=None):
         a = coarse[i][0]
         lo, hi = max(prev_end, a - before), min(mids[i], a + after)
-        var = _local_var(power, lo, a, baseline_var)
+        var = _local_var(power, lo, a, baseline_var) if var is None else var
         return lo, e_on[lo:hi] / (var * scale_on), _design_ratio(burst_power[i] / var, p)
 
     def final(i, on, off):
@@ -527,8 +602,10 @@ def _refine_cusum(coarse, n, p, power, baseline_var, cum, e_on, e_off, scale_on,
     # Onsets, assuming the previous burst is kept with an onset found (its offset bounds the search).
     assumed_prev = [0] + [final(i, 0, offs[i])[1] for i in range(len(coarse) - 1)]
     los, windows, ratios = [], [], []
+    on_vars = _local_vars(power, [(max(prev, a - before), a) for prev, (a, b) in zip(assumed_prev, coarse)],
+                          baseline_var)
     for i in range(len(coarse)):
-        lo, z2, ratio = onset_window(i, assumed_prev[i])
+        lo, z2, ratio = onset_window(i, assumed_prev[i], on_vars[i])
         los.append(lo)
         windows.append(z2)
         ratios.append(ratio)

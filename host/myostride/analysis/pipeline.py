@@ -5,6 +5,8 @@ activation bursts, assess quality, cut into the side's strides, exclude what can
 then average, count activation frequency and compare with the normal windows.
 """
 
+import math
+
 import numpy as np
 from scipy import signal
 
@@ -86,9 +88,16 @@ def check_settings(s):
 
 
 class Conditioned:
-    """A channel after conditioning: arrays aligned with its t_s (NaN where not processed)."""
+    """A channel after conditioning: arrays aligned with its t_s (NaN where not processed).
+
+    Also what the quality and cycle steps need of the raw channel, found once here: its runs
+    without a gap (`runs`, index ranges, and the longest, `longest_run`) and the clipped-sample
+    mask (`clipped`)."""
 
     def __init__(self, n):
+        self.runs = None
+        self.longest_run = (0, 0)
+        self.clipped = None
         self.emg = np.full(n, np.nan)
         self.envelope = np.full(n, np.nan)
         self.lowfreq = np.full(n, np.nan)
@@ -148,12 +157,15 @@ def condition_channel(ch, settings):
     """Conditioned arrays and detected bursts for one EmgInput, segment by segment."""
     n = len(ch.t_s)
     out = Conditioned(n)
-    runs = [(a, b) for a, b in split_contiguous(ch.t_s, ch.fs_hz) if (b - a) >= emgproc.MIN_SEGMENT_S * ch.fs_hz]
+    all_runs = out.runs = split_contiguous(ch.t_s, ch.fs_hz)
+    out.longest_run = _longest(all_runs)
+    out.clipped = quality.clipped_mask(ch.uv)
+    runs = [(a, b) for a, b in all_runs if (b - a) >= emgproc.MIN_SEGMENT_S * ch.fs_hz]
     if not runs:
         return out
     if getattr(ch, "preprocessed", False):
         return _condition_preprocessed(ch, settings, out, runs)
-    longest = max(runs, key=lambda r: r[1] - r[0])
+    longest = _longest(runs)
     raw_long = ch.uv[longest[0]:longest[1]]
     out.powerline_ratio, detected = emgproc.powerline_ratio(raw_long, ch.fs_hz, settings["mains_hz"])
     if settings["powerline"] != "off":
@@ -163,13 +175,17 @@ def condition_channel(ch, settings):
     modulated = []
     # The detector works on a copy scaled to unit RMS: its fixed floor (log of power + 1e-12)
     # must not make the result depend on the file's unit (1e-11 V numbers vs microvolts).
-    scale = float(np.sqrt(np.mean((raw_long - np.median(raw_long)) ** 2))) or 1.0
+    # Each run minus its median feeds the band-pass, the 1-20 Hz filter and (longest run) the scale.
+    centred_long = raw_long - np.median(raw_long)
+    scale = float(np.sqrt(np.mean(centred_long ** 2))) or 1.0
     for a, b in runs:
         raw = ch.uv[a:b]
-        y = emgproc.condition(raw, ch.fs_hz, settings["band_hz"], out.mains_hz, settings["powerline"])
+        centred = centred_long if (a, b) == longest else raw - np.median(raw)
+        y = emgproc.condition(centred, ch.fs_hz, settings["band_hz"], out.mains_hz, settings["powerline"],
+                              centred=True)
         out.emg[a:b] = y
         out.envelope[a:b] = emgproc.linear_envelope(y, ch.fs_hz, settings["envelope_cutoff_hz"])
-        out.lowfreq[a:b] = signal.sosfiltfilt(lf_sos, raw - np.median(raw), padlen=min(b - a - 1, 300))
+        out.lowfreq[a:b] = signal.sosfiltfilt(lf_sos, centred, padlen=min(b - a - 1, 300))
         det = onset.detect_bursts(y / scale, ch.fs_hz, settings["detector"])
         out.intervals_s += onset.intervals_s(det, ch.t_s[a:b])
         modulated.append((b - a, det.modulated, det.baseline_power * scale ** 2))
@@ -179,9 +195,21 @@ def condition_channel(ch, settings):
     return out
 
 
-def _lost_samples(ch):
-    jumps = np.diff(ch.t_s)
-    implicit = int(np.sum(np.maximum(np.rint(jumps[jumps > 1.5 / ch.fs_hz] * ch.fs_hz) - 1, 0)))
+def _longest(runs):
+    """The longest (first of equals) index range of runs, (0, 0) if none."""
+    return max(runs, key=lambda r: r[1] - r[0]) if runs else (0, 0)
+
+
+def _lost_samples(ch, runs=None):
+    """Samples lost in the time jumps between runs (runs: split_contiguous, if known) or in
+    the declared gaps, whichever is more."""
+    if runs is None:
+        jumps = np.diff(ch.t_s)
+        jumps = jumps[jumps > 1.5 / ch.fs_hz]
+    else:  # the same differences, taken only where the runs end
+        ends = np.array([b for _, b in runs[:-1]], dtype=np.int64)
+        jumps = ch.t_s[ends] - ch.t_s[ends - 1]
+    implicit = int(np.sum(np.maximum(np.rint(jumps * ch.fs_hz) - 1, 0)))
     declared = int(round(sum(max(0.0, e - s) for s, e in ch.gaps) * ch.fs_hz))
     return max(implicit, declared)
 
@@ -195,8 +223,7 @@ def channel_quality(ch, cond, call=None):
     call = call or _calls([ch], [cond])[0]
     flat = call["features"]["flat"]
     duration_s = float(ch.t_s[-1] - ch.t_s[0]) if len(ch.t_s) > 1 else 0.0
-    runs = split_contiguous(ch.t_s, ch.fs_hz)
-    a, b = max(runs, key=lambda r: r[1] - r[0]) if runs else (0, 0)
+    a, b = cond.longest_run
     raw_long = ch.uv[a:b]
     if len(raw_long) >= 64 and not flat and not ch.preprocessed:
         pl_ratio = cond.powerline_ratio or 0.0
@@ -204,7 +231,7 @@ def channel_quality(ch, cond, call=None):
     else:
         pl_ratio, ma_ratio = 0.0, 0.0
     clip_pct = call["clipping_pct"]
-    lost = _lost_samples(ch)
+    lost = _lost_samples(ch, cond.runs)
     lead_off_s = quality.span_total_s(ch.lead_off, ch.t_s[0], ch.t_s[-1]) if len(ch.t_s) else 0.0
     physical = ch.unit == "uV"
     noise = float(np.sqrt(cond.baseline_power)) if cond.baseline_power is not None else None
@@ -247,9 +274,8 @@ def _calls(channels, conds=None):
     siblings (the other EMG channels in the same unit)."""
     feats = []
     for k, ch in enumerate(channels):
-        runs = split_contiguous(ch.t_s, ch.fs_hz)
-        a, b = max(runs, key=lambda r: r[1] - r[0]) if runs else (0, 0)
         cond = conds[k] if conds is not None else None
+        a, b = _longest(split_contiguous(ch.t_s, ch.fs_hz)) if cond is None else cond.longest_run
         f = quality.channel_features(ch.uv[a:b], ch.fs_hz, ch.preprocessed,
                                      y=None if cond is None else cond.emg[a:b],
                                      lf=None if cond is None else cond.lowfreq[a:b])
@@ -263,7 +289,7 @@ def _calls(channels, conds=None):
         sib = groups.get((ch.unit, ch.preprocessed), [])
         med = float(np.median(sib)) if len(sib) >= 3 else None
         ratio = f["band_rms"] / med if med else None
-        clip = quality.clipping_pct(ch.uv, rail=None)
+        clip = quality.clipping_pct(ch.uv, rail=None, mask=None if conds is None else conds[k].clipped)
         if ch.rail:
             clip = quality.clipping_pct(ch.uv, rail=ch.rail)
         if conds is not None and conds[k] is not None and not ch.preprocessed:
@@ -299,37 +325,41 @@ def analyse_channel(ch, side_strides, settings, call=None, cond=None, other_stri
     q, usable, warnings = channel_quality(ch, cond, call)
     t = ch.t_s
     spans = [(a, b) for a, b, _, _ in side_strides]
-    gaps = list(ch.gaps) + implicit_gaps(t, ch.fs_hz)
-    clipped = np.concatenate(([0], np.cumsum(quality.clipped_mask(ch.uv))))
-    lf_rms = cycles.stride_rms(t, cond.lowfreq, spans)
-    emg_rms = cycles.stride_rms(t, cond.emg, spans)
+    index = cycles.span_indices(t, spans)  # [i0, i1) of every stride, searched once
+    gaps = list(ch.gaps) + implicit_gaps(t, ch.fs_hz, cond.runs)
+    clipped = np.concatenate(([0], np.cumsum(cond.clipped if cond.clipped is not None
+                                             else quality.clipped_mask(ch.uv))))
+    clip_any = clipped[index[:, 1]] - clipped[index[:, 0]] > 0
+    lf_rms = cycles.stride_rms(t, cond.lowfreq, spans, index)
+    emg_rms = cycles.stride_rms(t, cond.emg, spans, index)
     artefact = cycles.artefact_strides(lf_rms, emg_rms)
-
-    def clip_fn(a, b):
-        i0, i1 = np.searchsorted(t, (a, b))
-        return clipped[i1] - clipped[i0] > 0
+    # A stride whose envelope (one sample either side) is not all finite was not filtered whole.
+    not_finite = np.flatnonzero(~np.isfinite(cond.envelope))
+    unfiltered = (np.searchsorted(not_finite, np.minimum(index[:, 1] + 1, len(t)))
+                  > np.searchsorted(not_finite, np.maximum(index[:, 0] - 1, 0)))
 
     t_first = float(t[0]) if len(t) else np.inf
     t_last = float(t[-1]) if len(t) else -np.inf
-    cycle_rows, used_env, used_pct = [], [], []
+    cycle_rows, used, used_pct = [], [], []
+    bounds = cycles.interval_bounds(cond.intervals_s)
     sq_sum, sq_n = 0.0, 0
     for k, (a, b, _off, problem) in enumerate(side_strides):
-        reason = cycles.exclusion_reason(a, b, problem, t_first, t_last, gaps, ch.lead_off, clip_fn,
-                                         lambda _a, _b, k=k: bool(artefact[k]))
-        if reason is None:
-            i0, i1 = np.searchsorted(t, (a, b))
-            if not np.all(np.isfinite(cond.envelope[max(i0 - 1, 0):i1 + 1])):
-                reason = "segment too short to filter"
+        reason = cycles.exclusion_reason(a, b, problem, t_first, t_last, gaps, ch.lead_off,
+                                         lambda _a, _b, k=k: bool(clip_any[k]), lambda _a, _b, k=k: bool(artefact[k]))
+        if reason is None and unfiltered[k]:
+            reason = "segment too short to filter"
         row = {"start_s": round(a, 4), "end_s": round(b, 4), "excluded": reason, "active_s": [], "active_pct": []}
         if reason is None:
-            act_s, act_pct = cycles.clip_intervals(cond.intervals_s, a, b)
+            act_s, act_pct = cycles.clip_intervals(cond.intervals_s, a, b, bounds)
             row["active_s"], row["active_pct"] = act_s, act_pct
-            used_env.append(cycles.time_normalise(t, cond.envelope, a, b))
+            used.append(k)
             used_pct.append(act_pct)
-            i0, i1 = np.searchsorted(t, (a, b))
+            i0, i1 = index[k]
             sq_sum += float(np.dot(cond.emg[i0:i1], cond.emg[i0:i1]))
             sq_n += i1 - i0
         cycle_rows.append(row)
+    used_env = list(cycles.time_normalise_many(t, cond.envelope, [spans[k][0] for k in used],
+                                               [spans[k][1] for k in used])) if used else []
 
     envelope = _envelope_block(ch, used_env, settings, warnings)
     rms = float(np.sqrt(sq_sum / sq_n)) if sq_n and not ch.preprocessed else None
@@ -456,10 +486,11 @@ def _side_check(ch, cond, used_pct, other_strides, usable):
         return None
     own = _fit_normal(used_pct, ch.muscle)
     other_rows = []
+    bounds = cycles.interval_bounds(cond.intervals_s)
     for a, b, _off, problem in other_strides:
         if problem or a < ch.t_s[0] or b > ch.t_s[-1]:
             continue
-        other_rows.append(cycles.clip_intervals(cond.intervals_s, a, b)[1])
+        other_rows.append(cycles.clip_intervals(cond.intervals_s, a, b, bounds)[1])
     other = _fit_normal(other_rows, ch.muscle)
     if own is None or other is None or other - own < SIDE_FIT_MARGIN:
         return None
@@ -558,6 +589,13 @@ def analyse(recording, settings=None):
 
 def finite_json(obj):
     """The same structure with NaN/inf floats (and numpy scalars) turned into JSON-safe values."""
+    kind = type(obj)  # exact types first: an analysis holds tens of thousands of plain values
+    if kind is float:
+        return obj if math.isfinite(obj) else None
+    if kind is str or kind is int or kind is bool or obj is None:
+        return obj
+    if kind is list:
+        return [finite_json(v) for v in obj]
     if isinstance(obj, dict):
         return {k: finite_json(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):

@@ -7,6 +7,8 @@ ratio (power 1-20 Hz over power in the EMG band, raw signal), lost samples, lead
 """
 
 import numpy as np
+from scipy import fft as sfft
+
 from .emgproc import DEFAULT_BAND_HZ, band_edges_hz, butter_sos, mean_psd
 
 LIMITS = {
@@ -35,9 +37,11 @@ def clipped_mask(x, min_run=3):
     return out
 
 
-def clipping_pct(x, min_run=3, rail=None):
+def clipping_pct(x, min_run=3, rail=None, mask=None):
     """% of samples in runs of >= min_run identical values at the signal's max or min; with a
-    known converter rail (counts at +/-2^k), every sample at the rail counts."""
+    known converter rail (counts at +/-2^k), every sample at the rail counts.
+
+    mask: clipped_mask(x, min_run) when the caller has it (not found twice)."""
     x = np.asarray(x)
     if len(x) and x.max() == x.min():
         return 100.0
@@ -45,7 +49,7 @@ def clipping_pct(x, min_run=3, rail=None):
         return 0.0
     if rail:
         return 100.0 * float(np.mean((x >= rail - 1) | (x <= -rail)))
-    return 100.0 * float(np.mean(clipped_mask(x, min_run)))
+    return 100.0 * float(np.mean(clipped_mask(x, min_run) if mask is None else mask))
 
 
 def motion_artifact_ratio(x, fs_hz, band_hz=DEFAULT_BAND_HZ):
@@ -166,12 +170,18 @@ def modulation_ratio(x, fs_hz, rectify=True, seed=0):
         return 0.0
     own = _spread(_smooth_env(x, fs_hz, rectify))
     rng = np.random.default_rng(seed)
-    spec = np.fft.rfft(x - (x.mean() if rectify else 0.0))
+    magnitude = np.abs(sfft.rfft(x - (x.mean() if rectify else 0.0), workers=1))
     nulls = []
-    for _ in range(3):
-        phase = np.exp(1j * rng.uniform(0, 2 * np.pi, len(spec)))
+    for _ in range(3):  # in place where the numbers allow: full-length temporaries cost page faults
+        phase = 1j * rng.uniform(0, 2 * np.pi, len(magnitude))
+        np.exp(phase, out=phase)
         phase[0] = 1.0
-        nulls.append(_spread(_smooth_env(np.fft.irfft(np.abs(spec) * phase, n=len(x)), fs_hz, rectify)))
+        phase *= magnitude
+        null = sfft.irfft(phase, n=len(x), workers=1)
+        del phase
+        if rectify:
+            np.abs(null, out=null)
+        nulls.append(_spread(_smooth_env(null, fs_hz, False)))
     null = float(np.mean(nulls))
     return float(own / null) if null > 0 else float("inf")
 

@@ -42,8 +42,11 @@ def unit_factor(label):
 
 
 def quant_step(x):
-    """Smallest positive difference between distinct sample values (the converter's step)."""
-    u = np.unique(np.asarray(x, dtype=np.float64))
+    """Smallest positive difference between distinct sample values (the converter's step).
+
+    The positive differences of the sorted samples are those of the distinct values (no need
+    for np.unique's compaction)."""
+    u = np.sort(np.asarray(x, dtype=np.float64))
     if len(u) < 2:
         return 0.0
     d = np.diff(u)
