@@ -1,6 +1,7 @@
 """Analysis speed: a 12-channel, 10-minute, 2 kHz walking recording through the whole pipeline.
 
-Goal (issue 6): under 10 s on this machine. Baseline measured in the same run: one zero-phase
+Goals: under 10 s on this machine (issue 6); at most 8x the baseline (issue 16: not met, 26x;
+docs/analysis.md s.10 says what is left). Baseline measured in the same run: one zero-phase
 band-pass (scipy sosfiltfilt) over the same channels, the least any EMG analysis must do; the
 ratio says how many band-pass passes the full analysis costs. Prints the median of --repeat runs.
 
