@@ -273,6 +273,11 @@ def soak(a):
                        for ch in again.channels) and len(again.channels) == len(live.channels)
             live_man = json.loads((out / "session.live.json").read_text())
             same_counts = [n["samples"] for n in live_man["nodes"]] == [n["samples"] for n in rebuilt["nodes"]]
+            phases = logscan.scan_log(out / "raw.log").phase_timeline()
+    why = {}  # missing frames by the reason the session gives (docs/recording.md: gaps)
+    for n in man["nodes"]:
+        for a_seq, b_seq, reason in n["frames"]["missing_ranges"]:
+            why[reason] = why.get(reason, 0) + (b_seq - a_seq)
     after_1min = [m for t, m in mem if t >= 60.0]
     growth = (max(after_1min) - after_1min[0]) if after_1min else float("nan")
     missing = sum(n["samples"]["missing"] for n in man["nodes"])
@@ -281,6 +286,7 @@ def soak(a):
           "host RSS %.0f MB after 1 min, growth to the end %.1f MB; rebuilt from raw.log identical to live: %s (counts %s); load %s"
           % (a.nodes, a.minutes, man["status"], wall, sum(n["samples"]["received"] for n in man["nodes"]), missing, gone,
              after_1min[0] if after_1min else float("nan"), growth, same, same_counts, loadavg()))
+    print("soak: missing frames by reason %s; recorder phases (s): %s" % (why or "none", phases))
 
 
 def main():
