@@ -277,7 +277,7 @@ def soak(a):
     why = {}  # missing frames by the reason the session gives (docs/recording.md: gaps)
     for n in man["nodes"]:
         for a_seq, b_seq, reason in n["frames"]["missing_ranges"]:
-            why[reason] = why.get(reason, 0) + (b_seq - a_seq)
+            why[reason] = why.get(reason, 0) + (b_seq - a_seq + 1)  # inclusive ranges
     after_1min = [m for t, m in mem if t >= 60.0]
     growth = (max(after_1min) - after_1min[0]) if after_1min else float("nan")
     missing = sum(n["samples"]["missing"] for n in man["nodes"])
