@@ -173,6 +173,8 @@ def _run_recorder(spec, bound_s):
         child.wait(timeout=bound_s)
         return child.returncode == 0
     except subprocess.TimeoutExpired:
+        child.send_signal(signal.SIGUSR1)  # where it is stuck: every thread's stack, to stderr
+        time.sleep(1.0)
         child.send_signal(signal.SIGINT)
         try:
             child.wait(timeout=10.0)
@@ -183,7 +185,12 @@ def _run_recorder(spec, bound_s):
 
 
 def _record_child(spec):
+    import faulthandler
+    import signal
+
     from myostride.acquire.recorder import record_session
+
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
 
     d = json.loads(spec)
     asyncio.run(record_session(d["out"], d["mapping"], d["seconds"], backend="sim", world=d["world"]))
