@@ -528,6 +528,8 @@ def _segment_lattice(arr, bin_s, group_events=32, chunk_s=10.0, drift_us_per_s=N
     guard = max(1.5 * float(np.median(q25 - q10)) + 50.0, 100.0)
     x = (t - x0) / 1e6
     ok = d - (icpt_q + slope_q * x) >= -guard
+    if ok.sum() < 3:  # cannot happen with a real lattice (most arrivals lie above a low percentile)
+        return period, (lambda t_us, c=coarse: c(np.asarray(t_us, dtype=np.float64))), info
     slope, info["drift_from"] = float(slope_q), "own"
     tolerance = (slope_hi - slope_lo) + DRIFT_MARGIN_US_PER_S
     if drift_us_per_s is not None and abs(drift_us_per_s - slope_q) <= tolerance:
