@@ -56,3 +56,32 @@ def test_flash_help_explains_installing_micropython():
     assert rc == 0
     for words in ("esptool", "erase_flash", "write_flash 0", "micropython.org/download", "ESP32_GENERIC_S3", "1.29"):
         assert words in out
+
+
+def test_stop_while_the_interpreter_reboots_is_prompt(tmp_path):
+    """Ctrl-C to `myostride devboard` while its interpreter was rebooting took over 10 s (seen in
+    CI): the relay waited up to 10 s for the boot banner (and 10 s more for the raw REPL) with
+    the lock held, and stop() waited for it. Those waits now end when stop() is called. The
+    interpreter here is made slow to boot (8 s) by a wrapper, so the old code fails this."""
+    import stat
+    import threading
+
+    slow = tmp_path / "slow-micropython"
+    slow.write_text("#!%s\nimport os, sys, time\ntime.sleep(8)\nos.execv(%r, [%r] + sys.argv[1:])\n"
+                    % (sys.executable, DevBoard(tmp_path).micropython, DevBoard(tmp_path).micropython))
+    slow.chmod(slow.stat().st_mode | stat.S_IXUSR)
+    fs = tmp_path / "fs"
+    dev = DevBoard(fs)
+    dev.start()
+    dev.micropython = str(slow)  # the next power-up boots slowly
+    try:
+        cycling = threading.Thread(target=dev.power_cycle, daemon=True)
+        cycling.start()
+        time.sleep(0.3)  # the power cycle is under way: waiting for the new interpreter
+    finally:
+        t0 = time.monotonic()
+        dev.stop()
+        took = time.monotonic() - t0
+    cycling.join(5)
+    assert not cycling.is_alive()
+    assert took < 5.0, took

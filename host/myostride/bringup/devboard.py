@@ -127,11 +127,17 @@ class DevBoard:
         self._thread.start()
         return self.port
 
-    def stop(self):
+    def stop(self, bound_s=5.0):
+        """Stop the relay and the interpreter, within about 2 x bound_s whatever they are doing.
+
+        The relay waits for a rebooting interpreter with the lock held; those waits end when
+        _stop is set. Should the lock still be held (a write to an interpreter that reads
+        nothing), the child is killed anyway, which ends that write."""
         self._stop.set()
         if self._thread:
-            self._thread.join(15)
-        with self._lock:
+            self._thread.join(bound_s)
+        locked = self._lock.acquire(timeout=bound_s)
+        try:
             self._kill_child()
             for fd in (self._user_fd, self._user_slave):
                 if fd is not None:
@@ -140,6 +146,9 @@ class DevBoard:
                     except OSError:
                         pass
             self._user_fd = self._user_slave = None
+        finally:
+            if locked:
+                self._lock.release()
 
     def __enter__(self):
         self.start()
@@ -192,7 +201,7 @@ class DevBoard:
     def _wait_up(self):
         seen = b""
         end = time.monotonic() + 10
-        while time.monotonic() < end:
+        while time.monotonic() < end and not self._stop.is_set():
             r, _, _ = select.select([self._child_fd], [], [], 0.1)
             if r:
                 try:
@@ -219,7 +228,7 @@ class DevBoard:
         os.write(self._child_fd, b"\r\x01")
         seen = b""
         end = time.monotonic() + 10
-        while time.monotonic() < end and RAW_BANNER not in seen:
+        while time.monotonic() < end and RAW_BANNER not in seen and not self._stop.is_set():
             r, _, _ = select.select([self._child_fd], [], [], 0.1)
             if r:
                 try:
