@@ -130,10 +130,14 @@ class DevBoard:
     def stop(self, bound_s=5.0):
         """Stop the relay and the interpreter, within about 2 x bound_s whatever they are doing.
 
-        The relay waits for a rebooting interpreter with the lock held; those waits end when
-        _stop is set. Should the lock still be held (a write to an interpreter that reads
-        nothing), the child is killed anyway, which ends that write."""
+        The relay waits for a rebooting interpreter with the lock held (those waits end when
+        _stop is set), and its writes to the interpreter block while the pty is full and the
+        interpreter reads nothing: so the interpreter is killed first, which ends any such write
+        (EIO), then the relay is joined."""
         self._stop.set()
+        proc = self._proc
+        if proc is not None and proc.poll() is None:
+            proc.kill()
         if self._thread:
             self._thread.join(bound_s)
         locked = self._lock.acquire(timeout=bound_s)
