@@ -391,5 +391,5 @@ def main_loop(fs_dir, out=print, **kw):
     except KeyboardInterrupt:
         pass
     finally:
-        board.stop()
+        board.stop(bound_s=2.0)
     return 0
