@@ -14,8 +14,11 @@ from myostride.bringup.repl import open_board
 
 def test_devboard_command_prints_a_port_that_answers_the_raw_repl(tmp_path):
     (tmp_path / "boot.py").write_text("print('boot ran')\n")
+    # Started with SIGINT ignored, as a background job of a non-interactive shell is (the CI dry
+    # run hung that way): the command restores Ctrl-C, its documented way out.
     p = subprocess.Popen([sys.executable, "-m", "myostride.cli", "devboard", "--dir", str(tmp_path)],
-                         stdout=subprocess.PIPE, text=True)
+                         stdout=subprocess.PIPE, text=True,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     try:
         port = None
         end = time.monotonic() + 20

@@ -179,10 +179,16 @@ class Recorder:
 
     async def _command(self, st, opcode, args=b"", timeout_s=None, tries=5, first_timeout_s=None):
         """(t1, reply) of a command, sent up to `tries` times; each try waits timeout_s (the link's
-        own when None), or with first_timeout_s from that doubling up to timeout_s."""
+        own when None). With first_timeout_s the tries wait that, doubling up to timeout_s, and
+        go on until they have waited tries x timeout_s in all (the same patience, sooner retries)."""
         last = None
-        for i in range(tries):
-            wait_s = timeout_s if first_timeout_s is None else min(timeout_s, first_timeout_s * 2 ** i)
+        waits = [timeout_s] * tries
+        if first_timeout_s is not None:
+            waits = []
+            while sum(waits) < tries * timeout_s:
+                waits.append(min(timeout_s, first_timeout_s * 2 ** len(waits)))
+        tries = len(waits)
+        for i, wait_s in enumerate(waits):
             try:
                 _frame, t1, reply = await st.link.send(opcode, args, wait_s, on_sent=self._on_sent)
             except CommandFailed as exc:

@@ -381,7 +381,12 @@ def sim_node_env(node_json):
 
 
 def main_loop(fs_dir, out=print, **kw):
-    """Run a board until Ctrl-C (for `myostride devboard`)."""
+    """Run a board until Ctrl-C or SIGTERM (for `myostride devboard`).
+
+    A process started in the background by a non-interactive shell inherits SIGINT ignored
+    (seen: the CLI test hung that way); Ctrl-C is this command's way out, so it is restored."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    previous_term = signal.signal(signal.SIGTERM, signal.default_int_handler)
     board = DevBoard(fs_dir, **kw)
     port = board.start()
     out(port)
@@ -392,4 +397,5 @@ def main_loop(fs_dir, out=print, **kw):
         pass
     finally:
         board.stop(bound_s=2.0)
+        signal.signal(signal.SIGTERM, previous_term)
     return 0
